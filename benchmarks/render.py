@@ -1,0 +1,133 @@
+"""Benchmark of gan3d.render: forward and forward+backward time and memory.
+
+Run:  python -m benchmarks.render            (all cases, one subprocess each)
+      python -m benchmarks.render --case=128 (one case)
+
+Each case renders a batch of textured grid meshes (a bumpy hemisphere from
+the N x N shape image, seen from random viewpoints of the paper's prior) with
+a 2N x 2N UV texture over a background, jit-compiled float32. Reports ms per
+image (median over repeats, after a warm-up), XLA's own estimate of the
+compiled program's memory (arguments + outputs + temporaries) and the peak
+resident memory of the process (ru_maxrss, which includes the runtime).
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+from absl import app
+from absl import flags
+
+CASES = {
+    # name: (N, image size, batch, full grid (all 2(N-1)^2 triangles) or disc)
+    '64': (64, 64, 16, False),
+    '128': (128, 128, 8, True),
+    '128disc': (128, 128, 8, False),
+}
+
+_CASE = flags.DEFINE_string('case', None, 'run one case: ' + ', '.join(CASES))
+_REPEATS = flags.DEFINE_integer('repeats', 10, 'timed repeats per case')
+_SOFT_WIDTH = flags.DEFINE_float('soft_width', 1.0, 'B in pixels')
+_WINDOW = flags.DEFINE_integer('window', 4, 'pixel window per triangle')
+
+
+def _mesh(n, full_grid):
+  import numpy as np
+  from gan3d.render import topology
+  if full_grid:
+    idx = np.arange(n * n, dtype=np.int32).reshape(n, n)
+    a, b, c, d = idx[:-1, :-1], idx[1:, :-1], idx[:-1, 1:], idx[1:, 1:]
+    faces = np.concatenate([np.stack([a, b, c], -1).reshape(-1, 3),
+                            np.stack([c, b, d], -1).reshape(-1, 3)])
+  else:
+    faces = topology.grid_faces(n)
+  disc = topology.grid_disc(n, radius=0.9)
+  r2 = np.sum(disc[..., :2] ** 2, -1)
+  z = np.sqrt(np.maximum(0.81 - r2, 0)) + 0.05 * np.sin(8 * disc[..., 0])
+  s = disc.copy()
+  s[..., 2] = z
+  return s.reshape(-1, 3), faces
+
+
+def run_case(name):
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+  from gan3d import render
+  n, size, batch, full = CASES[name]
+  verts, faces = _mesh(n, full)
+  settings = render.RenderSettings(height=size, width=size,
+                                   soft_width=_SOFT_WIDTH.value,
+                                   window=_WINDOW.value)
+  rng = np.random.default_rng(0)
+  vb = jnp.asarray(np.broadcast_to(verts, (batch,) + verts.shape).copy())
+  tex = jnp.asarray(rng.uniform(-1, 1, (batch, 2 * n, 2 * n, 3)), jnp.float32)
+  bg = jnp.asarray(rng.uniform(-1, 1, (batch, size, size, 3)), jnp.float32)
+  vp = render.camera.sample_viewpoints(jax.random.PRNGKey(0), batch)
+  uv = jnp.asarray(render.topology.grid_uv(n))
+  faces_j = jnp.asarray(faces)
+
+  def one(v, t, b, p):
+    return render.render_mesh(v, faces_j, settings=settings, uv=uv,
+                              texture=t, background=b, viewpoint=p)
+
+  def fwd(v, t, b, p):
+    return jax.vmap(one)(v, t, b, p).image
+
+  def loss(v, t, b, p):
+    return jnp.mean(fwd(v, t, b, p) ** 2)
+
+  fwd_bwd = jax.grad(loss, argnums=(0, 1, 2))
+  results = {'case': name, 'N': n, 'image': size, 'batch': batch,
+             'triangles': int(len(faces)), 'soft_width': settings.soft_width,
+             'window': settings.window, 'device': jax.devices()[0].device_kind,
+             'overflow': int(jax.jit(jax.vmap(one))(vb, tex, bg, vp)
+                             .overflow.max())}
+  for label, f in (('fwd', fwd), ('fwd_bwd', fwd_bwd)):
+    compiled = jax.jit(f).lower(vb, tex, bg, vp).compile()
+    mem = compiled.memory_analysis()
+    if mem is not None:
+      total = (mem.argument_size_in_bytes + mem.output_size_in_bytes
+               + mem.temp_size_in_bytes)
+      results[label + '_xla_mb'] = round(total / 2**20, 1)
+    jax.block_until_ready(compiled(vb, tex, bg, vp))
+    times = []
+    for _ in range(_REPEATS.value):
+      t0 = time.perf_counter()
+      jax.block_until_ready(compiled(vb, tex, bg, vp))
+      times.append(time.perf_counter() - t0)
+    results[label + '_ms_per_image'] = round(
+        1000 * float(np.median(times)) / batch, 2)
+  results['peak_rss_mb'] = round(
+      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+  return results
+
+
+def main(argv):
+  del argv
+  if _CASE.value:
+    print(json.dumps(run_case(_CASE.value)))
+    return
+  rows = []
+  for name in CASES:
+    cmd = [sys.executable, '-m', 'benchmarks.render', f'--case={name}',
+           f'--repeats={_REPEATS.value}', f'--soft_width={_SOFT_WIDTH.value}',
+           f'--window={_WINDOW.value}']
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                         env=dict(os.environ))
+    rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+  cols = ['case', 'triangles', 'image', 'batch', 'fwd_ms_per_image',
+          'fwd_bwd_ms_per_image', 'fwd_xla_mb', 'fwd_bwd_xla_mb',
+          'peak_rss_mb', 'overflow', 'device']
+  print('| ' + ' | '.join(cols) + ' |')
+  print('|' + '---|' * len(cols))
+  for r in rows:
+    print('| ' + ' | '.join(str(r.get(c, '')) for c in cols) + ' |')
+
+
+if __name__ == '__main__':
+  app.run(main)

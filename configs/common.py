@@ -1,0 +1,93 @@
+"""Pieces shared by the experiment configs: the train/viewpoint sections and
+the paper's ablations (Fig. 3) as named variants.
+
+Each config file's ``get_config(arg)`` takes a comma-separated list of
+variants, e.g. ``--config=configs/synthetic.py:tiny,crisp``.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+# Ablations of the paper (section 8, Fig. 3), as edits of a full config.
+ABLATIONS = {
+    # Fig. 3b: crisp renderer only (no soft layer, eqs 9-11 off).
+    'crisp': lambda c: c.render.update(soft=False),
+    # Fig. 3c: no size constraint (eq 14 off).
+    'no_size': lambda c: c.model.update(size_constraint=False),
+    # no shape-image pyramid (eq 13 with K = 1).
+    'no_pyramid': lambda c: c.model.update(shape_pyramid_levels=1),
+    # Fig. 3e: viewpoint range of +-120 degrees yaw.
+    'yaw120': lambda c: c.viewpoint.update(yaw_range_deg=(-120.0, 120.0)),
+}
+
+
+def parse_variants(arg: str | None) -> list[str]:
+  """``'tiny,crisp'`` -> ``['tiny', 'crisp']``; None or '' -> []."""
+  if not arg:
+    return []
+  return [v.strip() for v in arg.split(',') if v.strip()]
+
+
+def apply_ablations(config: ml_collections.ConfigDict, variants: list[str],
+                    known: tuple[str, ...]) -> ml_collections.ConfigDict:
+  """Applies the ablation variants; raises on a name not in ABLATIONS/known."""
+  for v in variants:
+    if v in ABLATIONS:
+      ABLATIONS[v](config)
+    elif v not in known:
+      raise ValueError(f'unknown config variant {v!r}; known: '
+                       f'{sorted(set(known) | set(ABLATIONS))}')
+  return config
+
+
+def viewpoint_config(yaw=(-45.0, 45.0), pitch=(-15.0, 15.0)
+                     ) -> ml_collections.ConfigDict:
+  """``config.viewpoint``: the known viewpoint prior p_v (section 4, 8)."""
+  c = ml_collections.ConfigDict()
+  c.yaw_range_deg = tuple(float(x) for x in yaw)
+  c.pitch_range_deg = tuple(float(x) for x in pitch)
+  return c
+
+
+def train_config() -> ml_collections.ConfigDict:
+  """``config.train``: optimisation, regularisation, logging, checkpoints."""
+  t = ml_collections.ConfigDict()
+  t.batch_size = 32               # global batch over all devices and hosts
+  t.total_steps = 100_000         # one step = one D update + one G update
+  # Adam (StyleGAN: beta1 = 0, beta2 = 0.99).
+  t.g_lr = 0.0025
+  t.d_lr = 0.0025
+  t.adam_b1 = 0.0
+  t.adam_b2 = 0.99
+  t.adam_eps = 1e-8
+  # R1 on reals, lazy: every r1_interval steps, weighted by the interval.
+  t.r1_gamma = 1.0
+  t.r1_interval = 16              # 0 = R1 off
+  # Path-length regularisation of G (StyleGAN2), lazy; weight 0 = off.
+  t.pl_weight = 0.0
+  t.pl_interval = 4
+  t.pl_decay = 0.01
+  t.pl_batch_shrink = 2
+  # EMA of G: half-life in thousands of images, ramped up early in training.
+  t.ema_kimg = 10.0
+  t.ema_rampup = 0.05             # None or 0 = no ramp-up
+  # Progressive growing (used when model.progressive): thousands of images
+  # per fade-in and per stable phase of each resolution stage.
+  t.progressive_fade_kimg = 60.0
+  t.progressive_stable_kimg = 60.0
+  # How a resumed run continues the data stream: 'reseed' restarts the
+  # iterator with a seed folded from (data seed, step) -- O(1); 'skip' replays
+  # and drops the batches already consumed -- exact continuation of the same
+  # stream, O(step) batches.
+  t.data_resume = 'skip'
+  # Logging / outputs.
+  t.log_every_steps = 50
+  t.sample_every_steps = 1000     # 0 = no sample grids
+  t.num_sample_images = 8
+  t.sample_yaws_deg = (-45.0, 0.0, 45.0)
+  t.checkpoint_every_steps = 1000
+  t.keep_checkpoints = 3
+  t.summaries = True              # TensorBoard event files (process 0)
+  t.progress_bar = True
+  return t

@@ -1,0 +1,166 @@
+"""Validation of a full experiment config at the start of a run.
+
+Every error names the offending key (``config.train.batch_size=...``) so a
+bad command line fails in the first second, not after compilation.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import ml_collections
+
+SHAPE_PARAMS = ('raw', 'offset_disc', 'offset_hemisphere')
+DATA_RESUME = ('skip', 'reseed')
+DATA_NAMES = ('synthetic', 'ffhq', 'folder')
+
+
+class ConfigError(ValueError):
+  """A config value is missing or invalid; the message names the key."""
+
+
+def _get(config: ml_collections.ConfigDict, key: str) -> Any:
+  node = config
+  for part in key.split('.'):
+    if not hasattr(node, part) and not (isinstance(node, dict) and part in node):
+      raise ConfigError(f'config.{key} is missing')
+    node = node[part]
+  return node
+
+
+def _fail(key: str, value: Any, why: str):
+  raise ConfigError(f'config.{key}={value!r}: {why}')
+
+
+def _int(config, key, minimum=None):
+  v = _get(config, key)
+  if isinstance(v, bool) or not isinstance(v, int):
+    _fail(key, v, 'must be an int')
+  if minimum is not None and v < minimum:
+    _fail(key, v, f'must be >= {minimum}')
+  return v
+
+
+def _float(config, key, minimum=None, maximum=None, strict_min=False):
+  v = _get(config, key)
+  if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+    _fail(key, v, 'must be a finite number')
+  if minimum is not None and (v < minimum or (strict_min and v == minimum)):
+    _fail(key, v, f'must be {">" if strict_min else ">="} {minimum}')
+  if maximum is not None and v > maximum:
+    _fail(key, v, f'must be <= {maximum}')
+  return float(v)
+
+
+def _range(config, key, lo, hi):
+  v = _get(config, key)
+  try:
+    a, b = (float(x) for x in v)
+  except (TypeError, ValueError):
+    _fail(key, v, 'must be a (min, max) pair of numbers in degrees')
+  if not (lo <= a <= b <= hi):
+    _fail(key, v, f'must satisfy {lo} <= min <= max <= {hi}')
+
+
+def is_power_of_two(n: int) -> bool:
+  return n > 0 and (n & (n - 1)) == 0
+
+
+def validate(config: ml_collections.ConfigDict,
+             num_devices: Optional[int] = None,
+             num_processes: int = 1) -> ml_collections.ConfigDict:
+  """Checks ``config``; raises `ConfigError` naming the first bad key.
+
+  Args:
+    config: the experiment config (schema in docs/interfaces.md).
+    num_devices: global device count; the global batch must split evenly.
+    num_processes: number of hosts; the global batch must split evenly.
+  Returns:
+    ``config`` unchanged.
+  """
+  _int(config, 'seed')
+  res = _int(config, 'resolution', minimum=1)
+  if not is_power_of_two(res) or res < 8:
+    _fail('resolution', res, 'must be a power of two >= 8')
+
+  # --- model
+  for k in ('z_dim', 'w_dim', 'mapping_layers', 'channel_base', 'channel_max',
+            'd_channel_base', 'd_channel_max', 'shape_pyramid_levels'):
+    _int(config, f'model.{k}', minimum=1)
+  _int(config, 'model.mbstd_group_size', minimum=0)
+  _float(config, 'model.style_mixing_prob', 0.0, 1.0)
+  _float(config, 'model.w_avg_beta', 0.0, 1.0)
+  _float(config, 'model.s_max', 0.0, strict_min=True)
+  sp = _get(config, 'model.shape_param')
+  if sp not in SHAPE_PARAMS:
+    _fail('model.shape_param', sp, f'unknown; expected one of {SHAPE_PARAMS}')
+  if _get(config, 'model.progressive'):
+    start = _int(config, 'model.progressive_start_res', minimum=1)
+    if not is_power_of_two(start) or not 8 <= start <= res:
+      _fail('model.progressive_start_res', start,
+            f'must be a power of two in [8, resolution={res}]')
+
+  # --- render / viewpoint
+  _float(config, 'render.soft_width', 0.0, strict_min=True)
+  _float(config, 'render.slope', 0.0)
+  _int(config, 'render.window', minimum=1)
+  _float(config, 'render.camera_distance', 1.0, strict_min=True)
+  _range(config, 'viewpoint.yaw_range_deg', -180.0, 180.0)
+  _range(config, 'viewpoint.pitch_range_deg', -90.0, 90.0)
+
+  # --- data
+  name = _get(config, 'data.name')
+  if name not in DATA_NAMES:
+    _fail('data.name', name, f'unknown; expected one of {DATA_NAMES}')
+  if name in ('folder', 'ffhq') and not config.data.get('path'):
+    _fail('data.path', config.data.get('path'),
+          f'data.name={name!r} needs the folder of training images '
+          '(--config.data.path=DIR)')
+
+  # --- train
+  t = 'train.'
+  batch = _get(config, t + 'batch_size')
+  if isinstance(batch, bool) or not isinstance(batch, int) or batch <= 0:
+    _fail(t + 'batch_size', batch, 'must be a positive int')
+  if num_devices and batch % num_devices:
+    _fail(t + 'batch_size', batch,
+          f'must be divisible by the number of devices ({num_devices})')
+  if num_processes and batch % num_processes:
+    _fail(t + 'batch_size', batch,
+          f'must be divisible by the number of processes ({num_processes})')
+  group = config.model.mbstd_group_size
+  per_device = batch // (num_devices or 1)
+  if group > 1 and per_device % min(group, per_device):
+    _fail(t + 'batch_size', batch,
+          f'per-device batch {per_device} must be divisible by '
+          f'min(model.mbstd_group_size={group}, per-device batch)')
+  _int(config, t + 'total_steps', minimum=1)
+  for k in ('g_lr', 'd_lr', 'adam_eps'):
+    _float(config, t + k, 0.0, strict_min=True)
+  _float(config, t + 'adam_b1', 0.0, 1.0)
+  _float(config, t + 'adam_b2', 0.0, 1.0)
+  _float(config, t + 'r1_gamma', 0.0)
+  _int(config, t + 'r1_interval', minimum=0)
+  _float(config, t + 'pl_weight', 0.0)
+  _int(config, t + 'pl_interval', minimum=1)
+  _float(config, t + 'pl_decay', 0.0, 1.0)
+  shrink = _int(config, t + 'pl_batch_shrink', minimum=1)
+  if _get(config, t + 'pl_weight') > 0 and (batch % shrink or
+                                           (batch // shrink) % (num_devices or 1)):
+    _fail(t + 'pl_batch_shrink', shrink,
+          f'batch_size/pl_batch_shrink must be an int divisible by the '
+          f'device count ({num_devices})')
+  _float(config, t + 'ema_kimg', 0.0)
+  if config.train.ema_rampup is not None:
+    _float(config, t + 'ema_rampup', 0.0)
+  _float(config, t + 'progressive_fade_kimg', 0.0)
+  _float(config, t + 'progressive_stable_kimg', 0.0)
+  mode = _get(config, t + 'data_resume')
+  if mode not in DATA_RESUME:
+    _fail(t + 'data_resume', mode, f'expected one of {DATA_RESUME}')
+  for k in ('log_every_steps', 'checkpoint_every_steps', 'keep_checkpoints'):
+    _int(config, t + k, minimum=1)
+  _int(config, t + 'sample_every_steps', minimum=0)
+  _int(config, t + 'num_sample_images', minimum=1)
+  return config

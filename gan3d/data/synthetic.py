@@ -1,0 +1,356 @@
+"""Synthetic 3D faces with ground truth: generation (jit + vmap) and tfds builder.
+
+Each example is a procedural face (`gan3d.data.faces`) rendered from a random
+viewpoint of the paper's prior (section 7: yaw +-45, pitch +-15 degrees,
+uniform; configurable) over a random natural-looking background. Rendering is
+independent of the soft renderer used in training: the crisp rasterizer
+(`gan3d.render.render_mesh`, `soft=False`) at `supersample` x N pixels per
+axis, then box-downsampling to N x N, which anti-aliases silhouettes.
+
+Stored per example (N = config.resolution, P = synthetic.num_points):
+  image            [N, N, 3] uint8   the rendered photo (PNG in the records)
+  depth            [N, N] float32    mean depth (D - z, camera space, object
+                                     units) of the covered sub-pixels; +inf
+                                     where mask is False
+  normals          [N, N, 3] float16 camera-space unit normals facing the
+                                     camera (mean over covered sub-pixels,
+                                     renormalised); 0 where mask is False
+  mask             [N, N] bool       object coverage >= 1/2 of the pixel
+  coverage         [N, N] uint8      object coverage * 255 (soft mask)
+  viewpoint        [2] float32       (yaw, pitch) radians, the renderer's
+                                     convention R = R_x(pitch) R_y(yaw)
+  canonical_depth  [N, N] float32    depth at yaw = pitch = 0; +inf off-object
+  canonical_points [P, 3] float32    object-space points of the surface
+                                     visible at yaw = pitch = 0, sampled
+                                     uniformly over the covered sub-pixels
+                                     without replacement
+  index            int64             example index within its split
+
+Deterministic: example i of split s is a function of (synthetic.seed, s, i)
+and the knobs only (keys by `jax.random.fold_in`), not of the batch size.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Iterator
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gan3d import render
+from gan3d.data import faces
+from gan3d.data import tfds_util
+
+SPLITS = ('train', 'test')
+VERSION = '1.0.0'
+
+
+@dataclasses.dataclass(frozen=True)
+class SynthSpec:
+  """Hashable, static description of how to render one example."""
+  resolution: int
+  supersample: int
+  mesh_res: int
+  texture_res: int
+  window: int
+  camera_distance: float
+  disc_radius: float
+  fit_radius: float
+  yaw_range_deg: tuple[float, float]
+  pitch_range_deg: tuple[float, float]
+  shading: bool
+  ambient: tuple[float, float]
+  light_spread_deg: float
+  bg_noise_octaves: int
+  bg_noise_strength: tuple[float, float]
+  bg_texture_strength: tuple[float, float]
+  num_points: int
+  face: tuple[tuple[str, tuple[float, float]], ...]
+
+  @property
+  def hires(self) -> int:
+    return self.resolution * self.supersample
+
+
+def spec_from_config(config) -> SynthSpec:
+  """Validated `SynthSpec` from config.resolution and config.data.synthetic."""
+  n = int(config.resolution)
+  s = config.data.synthetic
+  if n < 8 or n & (n - 1):
+    raise ValueError(f'config.resolution={n}: must be a power of two >= 8')
+  if int(s.supersample) < 1:
+    raise ValueError(f'synthetic.supersample={s.supersample}: must be >= 1')
+  for name in ('yaw_range_deg', 'pitch_range_deg', 'ambient',
+               'bg_noise_strength', 'bg_texture_strength'):
+    lo, hi = getattr(s, name)
+    if not lo <= hi:
+      raise ValueError(f'synthetic.{name}=({lo}, {hi}): min must be <= max')
+  if not s.bg_noise_strength[0] > 0:
+    raise ValueError('synthetic.bg_noise_strength min must be > 0 (the '
+                     'background must never be a plain colour)')
+  if not 0 < s.fit_radius <= 1:
+    raise ValueError(f'synthetic.fit_radius={s.fit_radius}: must be in (0, 1]')
+  if not 0 < s.disc_radius <= 1:
+    raise ValueError(f'synthetic.disc_radius={s.disc_radius}: in (0, 1]')
+  mesh_res = int(round(float(s.mesh_res_factor) * n))
+  if mesh_res < 4:
+    raise ValueError(f'synthetic.mesh_res_factor={s.mesh_res_factor} gives '
+                     f'{mesh_res} grid vertices per side (< 4)')
+  hires_pixels = (n * int(s.supersample)) ** 2
+  if int(s.num_points) < 1 or int(s.num_points) > hires_pixels // 8:
+    raise ValueError(f'synthetic.num_points={s.num_points}: must be in '
+                     f'[1, {hires_pixels // 8}] at this resolution')
+  face = tuple(sorted((k, (float(v[0]), float(v[1])))
+                      for k, v in dict(s.face).items()))
+  missing = set(faces.DEFAULT_RANGES) - {k for k, _ in face}
+  if missing:
+    raise ValueError(f'synthetic.face lacks ranges for {sorted(missing)}')
+  return SynthSpec(
+      resolution=n, supersample=int(s.supersample), mesh_res=mesh_res,
+      texture_res=int(s.texture_res_factor) * n, window=int(s.window),
+      camera_distance=float(s.camera_distance),
+      disc_radius=float(s.disc_radius), fit_radius=float(s.fit_radius),
+      yaw_range_deg=tuple(map(float, s.yaw_range_deg)),
+      pitch_range_deg=tuple(map(float, s.pitch_range_deg)),
+      shading=bool(s.shading), ambient=tuple(map(float, s.ambient)),
+      light_spread_deg=float(s.light_spread_deg),
+      bg_noise_octaves=int(s.bg_noise_octaves),
+      bg_noise_strength=tuple(map(float, s.bg_noise_strength)),
+      bg_texture_strength=tuple(map(float, s.bg_texture_strength)),
+      num_points=int(s.num_points), face=face)
+
+
+def _box(x, f):
+  """Box-downsamples [H, W, ...] by f per axis (mean of f x f blocks)."""
+  h, w = x.shape[:2]
+  return x.reshape((h // f, f, w // f, f) + x.shape[2:]).mean(axis=(1, 3))
+
+
+def _pixel_rays(spec: SynthSpec):
+  """Camera-space directions [S, S, 3] (x, y, -1) through the hi-res pixels."""
+  s = spec.hires
+  focal = math.sqrt(spec.camera_distance ** 2 - 1.0)
+  c = (np.arange(s, dtype=np.float32) + 0.5 - 0.5 * s) / (0.5 * s * focal)
+  x, y = np.meshgrid(c, -c)
+  return np.stack([x, y, -np.ones_like(x)], -1)
+
+
+def _downsample_gt(spec: SynthSpec, mask, depth, normals=None):
+  """Low-res coverage, mask, depth (+inf off-object) and normals from hi-res."""
+  f = spec.supersample
+  cov = _box(mask, f)
+  m = cov >= 0.5
+  depth_sum = _box(jnp.where(mask > 0, depth, 0.0), f)
+  depth_lr = jnp.where(m, depth_sum / jnp.maximum(cov, 1e-6), jnp.inf)
+  if normals is None:
+    return cov, m, depth_lr
+  n = _box(normals * mask[..., None], f)
+  n = n / jnp.maximum(jnp.linalg.norm(n, axis=-1, keepdims=True), 1e-12)
+  return cov, m, depth_lr, jnp.where(m[..., None], n, 0.0)
+
+
+def render_example(key, spec: SynthSpec):
+  """Renders one example; returns a dict of float arrays (see module doc).
+
+  Besides the stored fields, returns 'background' [N, N, 3] in [0, 1] (the
+  downsampled background alone), 'image' as float [N, N, 3] in [0, 1] and
+  'overflow' (triangles clipped by the rasterizer window; must be 0).
+  """
+  n, s = spec.resolution, spec.hires
+  k_face, k_tex, k_bg, k_view, k_light, k_amb, k_pts = (
+      jax.random.fold_in(key, i) for i in range(7))
+  params = faces.sample_face_params(k_face, dict(spec.face))
+  verts = faces.face_vertices(params, spec.mesh_res, spec.disc_radius,
+                              spec.fit_radius)
+  tri = render.topology.grid_faces(spec.mesh_res)
+  uv = faces.face_uv(spec.mesh_res)
+  tex = faces.face_texture(params, k_tex, spec.texture_res)
+  bg = faces.background(k_bg, s, spec.bg_noise_octaves,
+                        spec.bg_noise_strength, spec.bg_texture_strength)
+  lo = jnp.deg2rad(jnp.array([spec.yaw_range_deg[0], spec.pitch_range_deg[0]]))
+  hi = jnp.deg2rad(jnp.array([spec.yaw_range_deg[1], spec.pitch_range_deg[1]]))
+  view = lo + jax.random.uniform(k_view, (2,)) * (hi - lo)
+  settings = render.RenderSettings(height=s, width=s, soft=False,
+                                   window=spec.window,
+                                   camera_distance=spec.camera_distance)
+  out = render.render_mesh(verts, tri, settings=settings, uv=uv, texture=tex,
+                           viewpoint=view)
+  mask = out.mask
+  # Normals facing the camera: flip where n . ray > 0 (ray points away from it).
+  rays = _pixel_rays(spec)
+  nrm = out.normals * jnp.where(
+      jnp.sum(out.normals * rays, -1, keepdims=True) > 0, -1.0, 1.0)
+  albedo = out.image
+  if spec.shading:
+    a = jnp.deg2rad(spec.light_spread_deg) * jnp.sqrt(
+        jax.random.uniform(k_light, ()))
+    phi = jax.random.uniform(jax.random.fold_in(k_light, 1), (),
+                             maxval=2 * math.pi)
+    light = jnp.stack([jnp.sin(a) * jnp.cos(phi), jnp.sin(a) * jnp.sin(phi),
+                       jnp.cos(a)])
+    ambient = jax.random.uniform(k_amb, (), minval=spec.ambient[0],
+                                 maxval=spec.ambient[1])
+    albedo = albedo * faces.lambert(nrm, light, ambient)[..., None]
+  img_hr = jnp.where(mask[..., None] > 0, albedo, bg)
+  cov, m, depth, normals = _downsample_gt(spec, mask, out.depth, nrm)
+
+  canon = render.render_mesh(verts, tri, settings=settings, attributes=verts)
+  _, _, canon_depth = _downsample_gt(spec, canon.mask, canon.depth)
+  flat_mask = canon.mask.reshape(-1)
+  idx = jax.random.choice(k_pts, s * s, (spec.num_points,), replace=False,
+                          p=flat_mask / jnp.sum(flat_mask))
+  points = canon.image.reshape(-1, 3)[idx]
+  result = dict(image=_box(img_hr, spec.supersample), depth=depth,
+                normals=normals, mask=m, coverage=cov, viewpoint=view,
+                canonical_depth=canon_depth, canonical_points=points,
+                background=_box(bg, spec.supersample),
+                overflow=out.overflow + canon.overflow)
+  chex.assert_shape(result['image'], (n, n, 3))
+  chex.assert_shape(result['canonical_points'], (spec.num_points, 3))
+  return result
+
+
+@functools.partial(jax.jit, static_argnums=(1,))
+def render_batch(keys, spec: SynthSpec):
+  """`render_example` vmapped over keys [B] (or [B, 2] raw keys)."""
+  return jax.vmap(lambda k: render_example(k, spec))(keys)
+
+
+def example_keys(seed: int, split: str, indices):
+  """Per-example keys: fold_in(fold_in(PRNGKey(seed), split_id), index)."""
+  base = jax.random.fold_in(jax.random.PRNGKey(seed), SPLITS.index(split))
+  return jax.vmap(lambda i: jax.random.fold_in(base, i))(
+      jnp.asarray(indices, jnp.uint32))
+
+
+def to_record(ex: dict, i: int) -> dict:
+  """Float example (numpy, one item) -> stored fields (uint8 image etc.)."""
+  return dict(
+      image=np.round(np.clip(ex['image'], 0, 1) * 255).astype(np.uint8),
+      depth=ex['depth'].astype(np.float32),
+      normals=ex['normals'].astype(np.float16),
+      mask=ex['mask'].astype(bool),
+      coverage=np.round(ex['coverage'] * 255).astype(np.uint8),
+      viewpoint=ex['viewpoint'].astype(np.float32),
+      canonical_depth=ex['canonical_depth'].astype(np.float32),
+      canonical_points=ex['canonical_points'].astype(np.float32),
+      index=np.int64(i))
+
+
+def generate(spec: SynthSpec, seed: int, split: str, num: int,
+             batch_size: int, show_progress: bool = True
+             ) -> Iterator[tuple[int, dict]]:
+  """Yields (index, record) for examples 0..num-1 of `split`, in batches.
+
+  The last batch is padded to `batch_size` (no recompilation) and trimmed.
+  Raises RuntimeError if any triangle overflowed the rasterizer window.
+  """
+  if batch_size < 1:
+    raise ValueError(f'synthetic.gen_batch_size={batch_size}: must be >= 1')
+  bar = (tfds_util.progress(num, f'synthetic faces {split} '
+                            f'({spec.resolution}px)')
+         if show_progress else None)
+  try:
+    for start in range(0, num, batch_size):
+      idx = np.arange(start, start + batch_size)
+      out = jax.device_get(render_batch(example_keys(seed, split, idx), spec))
+      count = min(batch_size, num - start)
+      if int(np.max(out['overflow'][:count])) > 0:
+        raise RuntimeError(
+            f'synthetic faces: {int(np.max(out["overflow"]))} triangles '
+            f'overflowed the rasterizer window {spec.window}; increase '
+            'config.data.synthetic.window')
+      for b in range(count):
+        yield start + b, to_record({k: v[b] for k, v in out.items()},
+                                   start + b)
+      if bar is not None:
+        bar.update(count)
+  finally:
+    if bar is not None:
+      bar.close()
+
+
+def builder_name(config) -> str:
+  """Config name of the builder: resolution, counts and a hash of all knobs."""
+  spec = spec_from_config(config)
+  s = config.data.synthetic
+  ident = dict(spec=dataclasses.asdict(spec), seed=int(s.seed),
+               num_train=int(s.num_train), num_test=int(s.num_test),
+               version=VERSION)
+  return (f'r{spec.resolution}_n{int(s.num_train)}_{int(s.num_test)}_'
+          f's{int(s.seed)}_{tfds_util.config_hash(ident)}')
+
+
+@functools.lru_cache(maxsize=None)
+def _builder_classes():
+  """Defines the tfds classes (imports tensorflow_datasets lazily)."""
+  tfds = tfds_util.import_tfds()
+
+  @dataclasses.dataclass
+  class SyntheticFacesConfig(tfds.core.BuilderConfig):
+    spec: SynthSpec | None = None
+    seed: int = 0
+    num_train: int = 0
+    num_test: int = 0
+    gen_batch_size: int = 16
+
+  class Gan3dSyntheticFaces(tfds.core.GeneratorBasedBuilder):
+    """Procedural 3D faces with depth, normals, mask, viewpoint ground truth."""
+    VERSION = tfds.core.Version(VERSION)
+    BUILDER_CONFIGS = []
+
+    def _info(self):
+      c = self.builder_config
+      n, p = c.spec.resolution, c.spec.num_points
+      f = tfds.features
+      return tfds.core.DatasetInfo(
+          builder=self,
+          description=__doc__,
+          features=f.FeaturesDict({
+              'image': f.Image(shape=(n, n, 3)),
+              'depth': f.Tensor(shape=(n, n), dtype=np.float32),
+              'normals': f.Tensor(shape=(n, n, 3), dtype=np.float16),
+              'mask': f.Tensor(shape=(n, n), dtype=np.bool_),
+              'coverage': f.Tensor(shape=(n, n), dtype=np.uint8),
+              'viewpoint': f.Tensor(shape=(2,), dtype=np.float32),
+              'canonical_depth': f.Tensor(shape=(n, n), dtype=np.float32),
+              'canonical_points': f.Tensor(shape=(p, 3), dtype=np.float32),
+              'index': f.Scalar(dtype=np.int64),
+          }))
+
+    def _split_generators(self, dl_manager):
+      del dl_manager
+      c = self.builder_config
+      counts = {'train': c.num_train, 'test': c.num_test}
+      return {split: self._generate_examples(split, num)
+              for split, num in counts.items() if num > 0}
+
+    def _generate_examples(self, split, num):
+      c = self.builder_config
+      yield from generate(c.spec, c.seed, split, num, c.gen_batch_size)
+
+  return SyntheticFacesConfig, Gan3dSyntheticFaces
+
+
+def builder(config):
+  """The (possibly not yet built) tfds builder of the synthetic face set."""
+  s = config.data.synthetic
+  if int(s.num_train) < 1 or int(s.num_test) < 0:
+    raise ValueError(f'synthetic.num_train={s.num_train} must be >= 1 and '
+                     f'num_test={s.num_test} >= 0')
+  cfg_cls, builder_cls = _builder_classes()
+  bc = cfg_cls(name=builder_name(config), spec=spec_from_config(config),
+               seed=int(s.seed), num_train=int(s.num_train),
+               num_test=int(s.num_test), gen_batch_size=int(s.gen_batch_size))
+  return builder_cls(config=bc, data_dir=tfds_util.data_dir(config),
+                     file_format='array_record')
+
+
+def build(config):
+  """Builds the synthetic set into config.data.data_dir if needed; returns it."""
+  return tfds_util.prepare(builder(config), build_if_missing=True,
+                           what='synthetic face set')

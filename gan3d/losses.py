@@ -1,0 +1,120 @@
+"""GAN objectives and generator bookkeeping as pure functions (paper eq 5).
+
+* ``d_logistic_loss`` / ``g_nonsaturating_loss``: eq 5 in its usual
+  non-saturating logistic form (StyleGAN).
+* ``r1_penalty``: ``E ||grad_x D(x)||^2`` on reals. The caller multiplies by
+  ``gamma / 2`` and, with lazy regularisation, by the interval.
+* ``path_length_penalty``: StyleGAN2's path-length regulariser on the styles
+  ``ws``; its gradient w.r.t. the generator parameters differentiates a
+  vector-Jacobian product, i.e. second derivatives through the renderer.
+* ``ema_beta`` / ``ema_update``: EMA of the generator weights by images seen
+  (StyleGAN2-ADA's ``ema_kimg`` rule with ramp-up).
+* ``update_w_avg``: the running mean of the mapping outputs (truncation).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+import chex
+import jax
+import jax.numpy as jnp
+
+PyTree = Any
+
+
+def d_logistic_loss(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
+  """Discriminator loss: ``mean softplus(D(fake)) + mean softplus(-D(real))``.
+
+  ``real_logits [B], fake_logits [B'] -> []`` (minimised by D; eq 5).
+  """
+  chex.assert_rank([real_logits, fake_logits], 1)
+  return jnp.mean(jax.nn.softplus(fake_logits)) + jnp.mean(jax.nn.softplus(-real_logits))
+
+
+def g_nonsaturating_loss(fake_logits: jax.Array) -> jax.Array:
+  """Non-saturating generator loss ``mean softplus(-D(G(z)))``: ``[B] -> []``."""
+  chex.assert_rank(fake_logits, 1)
+  return jnp.mean(jax.nn.softplus(-fake_logits))
+
+
+def r1_penalty(logits_fn: Callable[[jax.Array], jax.Array],
+               real_images: jax.Array) -> jax.Array:
+  """R1: ``mean_b ||d D(x_b) / d x_b||^2`` over real images ``[B, H, W, C]``.
+
+  ``logits_fn`` maps images ``[B, H, W, C]`` to logits ``[B]`` (close over the
+  discriminator params, differentiate the result w.r.t. them). Samples are
+  independent in D except through the minibatch-stddev layer, so the gradient
+  of ``sum(logits)`` is used, as in StyleGAN2. Returns ``[]``; the loss term is
+  ``r1_gamma / 2 * r1_penalty * r1_interval`` (lazy regularisation).
+  """
+  chex.assert_rank(real_images, 4)
+  grads = jax.grad(lambda x: jnp.sum(logits_fn(x)))(real_images)
+  return jnp.mean(jnp.sum(jnp.square(grads), axis=(1, 2, 3)))
+
+
+def path_length_penalty(images_fn: Callable[[PyTree], jax.Array], ws: PyTree,
+                        rng: jax.Array, pl_mean: jax.Array, decay: float
+                        ) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """StyleGAN2 path-length regulariser.
+
+  Args:
+    images_fn: ``ws -> images [B, H, W, C]`` (e.g. ``generate_from_ws`` with
+      fixed rngs, closing over the generator params).
+    ws: styles, an array ``[B, L, D]`` or a dict of them (both generators).
+    rng: key for the random image-space direction.
+    pl_mean: ``[]`` running mean of the path lengths.
+    decay: running-mean update rate (0.01).
+
+  Returns:
+    ``(penalty [], new_pl_mean [], lengths [B])`` with
+    ``lengths_b = sqrt(sum_generators mean_layers sum_d J^T y)^2)`` for
+    ``y ~ N(0, 1) / sqrt(H W)``, and ``penalty = mean (lengths - new_pl_mean)^2``.
+    The loss term is ``pl_weight * penalty * pl_interval``.
+  """
+  images, vjp_fn = jax.vjp(images_fn, ws)
+  chex.assert_rank(images, 4)
+  b, h, w = images.shape[:3]
+  y = jax.random.normal(rng, images.shape, images.dtype) / jnp.sqrt(float(h * w))
+  (grads,) = vjp_fn(y)
+  sq = [jnp.mean(jnp.sum(jnp.square(g), axis=-1), axis=-1)
+        for g in jax.tree_util.tree_leaves(grads)]            # each [B]
+  lengths = jnp.sqrt(sum(sq) + 1e-12)
+  chex.assert_shape(lengths, (b,))
+  new_mean = pl_mean + decay * (jnp.mean(jax.lax.stop_gradient(lengths)) - pl_mean)
+  new_mean = jax.lax.stop_gradient(new_mean)
+  penalty = jnp.mean(jnp.square(lengths - new_mean))
+  return penalty, new_mean, lengths
+
+
+def ema_beta(batch_size: int, cur_nimg, ema_kimg: float,
+             ema_rampup: Optional[float] = None) -> jax.Array:
+  """Per-step EMA decay ``0.5 ** (batch / ema_nimg)`` (StyleGAN2-ADA).
+
+  ``ema_nimg = ema_kimg * 1000``, limited to ``cur_nimg * ema_rampup`` early
+  in training when ``ema_rampup`` is set (None or 0: no ramp-up). The weights'
+  half-life is then ``ema_kimg`` thousand images.
+  """
+  ema_nimg = jnp.asarray(ema_kimg * 1000.0, jnp.float32)
+  if ema_rampup:
+    ema_nimg = jnp.minimum(ema_nimg, jnp.asarray(cur_nimg, jnp.float32) * ema_rampup)
+  return jnp.power(0.5, batch_size / jnp.maximum(ema_nimg, 1e-8))
+
+
+def ema_update(ema_params: PyTree, params: PyTree, beta) -> PyTree:
+  """``ema <- params + (ema - params) * beta`` leaf-wise (``beta`` from ``ema_beta``)."""
+  return jax.tree_util.tree_map(
+      lambda e, p: (p + (e - p) * beta).astype(e.dtype), ema_params, params)
+
+
+def update_w_avg(w_avg: PyTree, w: PyTree, beta: float) -> PyTree:
+  """Running mean of the mapping outputs: ``mean_b(w) + (w_avg - mean_b(w)) * beta``.
+
+  ``w_avg`` leaves ``[D]``, ``w`` leaves ``[B, D]`` (``scene['w']`` of
+  ``gan3d.models.generate``); ``beta`` is ``config.model.w_avg_beta`` (0.995).
+  """
+  def one(avg, batch):
+    chex.assert_rank(batch, 2)
+    m = jnp.mean(jax.lax.stop_gradient(batch), axis=0)
+    return (m + (avg - m) * beta).astype(avg.dtype)
+  return jax.tree_util.tree_map(one, w_avg, w)

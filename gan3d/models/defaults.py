@@ -1,0 +1,90 @@
+"""Defaults of the ``config.model`` section (paper section 7) and ``config.render``.
+
+``model_config('paper')`` gives the sizes of the paper's 128 x 128 model (its
+generators run at 2N = 256); ``model_config('tiny')`` gives very small
+channels for tests and CPU runs. Every key is documented in ``MODEL_KEYS``.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+# Key -> meaning. Kept next to the defaults so the documentation cannot drift.
+MODEL_KEYS = {
+    'z_dim': 'latent size of z_o and z_b (512 in the paper)',
+    'w_dim': 'intermediate latent (style) size (512)',
+    'mapping_layers': 'fully connected layers of the mapping network (8)',
+    'mapping_lr_mult': 'learning-rate multiplier of the mapping network (0.01)',
+    'channel_base': 'synthesis feature maps at resolution r: min(channel_base // r, '
+                    'channel_max); 16384 reproduces StyleGAN1 (fmap_base 8192) sizes',
+    'channel_max': 'cap on synthesis feature maps (512)',
+    'style_mixing_prob': 'probability that a sample mixes two latents when '
+                         'generate(..., mixing=True) (0.9)',
+    'w_avg_beta': 'decay of the running average of w used by the truncation trick (0.995)',
+    'shape_pyramid_levels': 'K in eq 13; G_o produces 3K shape channels; 1 = off (paper: 4)',
+    'size_constraint': 'apply eq 14 to the final coordinates (paper: True)',
+    's_max': 'size bound of eq 14 (paper: 1.3)',
+    'shape_param': "'raw' (the generator predicts coordinates, the paper), "
+                   "'offset_disc' or 'offset_hemisphere' (offset from a base surface)",
+    'shape_output_scale': 'multiplier on the pyramid output before the base surface '
+                          'and eq 14 (1.0 = the plain network output)',
+    'base_radius': 'radius of the base disc / hemisphere in object units',
+    'progressive': 'progressive growing with fade-in (paper: True); False = StyleGAN2 skip/residual',
+    'progressive_start_res': 'rendered resolution of the first progressive stage (16)',
+    'd_channel_base': 'discriminator feature maps at r: min(d_channel_base // r, d_channel_max)',
+    'd_channel_max': 'cap on discriminator feature maps',
+    'mbstd_group_size': 'minibatch standard-deviation group size (4; 0 = layer off); the '
+                        'per-device batch must be divisible by min(group, batch)',
+    'mbstd_num_channels': 'features produced by the minibatch-stddev layer (1)',
+}
+
+
+def model_config(variant: str = 'paper') -> ml_collections.ConfigDict:
+  """The ``config.model`` section for ``variant`` in {'paper', 'tiny'}."""
+  c = ml_collections.ConfigDict()
+  c.style_mixing_prob = 0.9
+  c.w_avg_beta = 0.995
+  c.shape_pyramid_levels = 4
+  c.size_constraint = True
+  c.s_max = 1.3
+  c.shape_param = 'raw'
+  c.shape_output_scale = 1.0
+  c.base_radius = 1.0
+  c.progressive = False
+  c.progressive_start_res = 16
+  c.mbstd_group_size = 4
+  c.mbstd_num_channels = 1
+  c.mapping_lr_mult = 0.01
+  if variant == 'paper':
+    c.z_dim = 512
+    c.w_dim = 512
+    c.mapping_layers = 8
+    c.channel_base = 16384
+    c.channel_max = 512
+    c.d_channel_base = 16384
+    c.d_channel_max = 512
+  elif variant == 'tiny':
+    c.z_dim = 16
+    c.w_dim = 16
+    c.mapping_layers = 2
+    c.channel_base = 64
+    c.channel_max = 8
+    c.d_channel_base = 64
+    c.d_channel_max = 8
+  else:
+    raise ValueError(f"unknown model variant {variant!r} (expected 'paper' or 'tiny')")
+  missing = set(MODEL_KEYS) ^ set(c.keys())
+  assert not missing, f'MODEL_KEYS and defaults disagree on {sorted(missing)}'
+  return c
+
+
+def render_config() -> ml_collections.ConfigDict:
+  """Default ``config.render``: ``gan3d.render.RenderSettings`` less height/width."""
+  c = ml_collections.ConfigDict()
+  c.soft = True
+  c.soft_width = 1.0
+  c.slope = 0.0
+  c.window = 4
+  c.camera_distance = 4.0
+  c.cull_backfaces = False
+  return c

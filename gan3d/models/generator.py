@@ -1,0 +1,308 @@
+"""The two StyleGAN generators G_o, G_b and ``generate`` (paper sections 6-7).
+
+G_o maps ``z_o`` to a ``[2N, 2N, 3K + 3]`` image: 3K shape channels (eq 13's
+pyramid levels, pooled to N) and a 3-channel texture. G_b maps ``z_b`` to a
+``[2N, 2N, 3]`` background. ``generate`` is the single path used by training,
+sampling, evaluation and export: latents -> styles (mixing, truncation) ->
+synthesis -> scene (shape image, mesh, texture, background crop) -> rendered
+images, via ``gan3d.render.render_mesh`` vmapped over the batch.
+
+Parameters are plain pytrees: ``{'object': <G_o params>, 'background': <G_b
+params>}``, each ``{'mapping': ..., 'synthesis': ...}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import chex
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from gan3d import representation
+from gan3d.models import layers
+from gan3d.models.mapping import MappingNetwork
+from gan3d.models.synthesis import SynthesisNetwork, num_ws_for
+
+GENERATORS = ('object', 'background')
+
+
+class StyleGenerator(nn.Module):
+  """Mapping + synthesis. ``__call__(z, noise_key)`` is the plain forward."""
+  z_dim: int
+  w_dim: int
+  mapping_layers: int
+  mapping_lr_mult: float
+  resolution: int
+  out_channels: int
+  channel_base: int
+  channel_max: int
+
+  def setup(self):
+    self.mapping = MappingNetwork(self.z_dim, self.w_dim, self.mapping_layers,
+                                  self.mapping_lr_mult)
+    self.synthesis = SynthesisNetwork(self.resolution, self.out_channels, self.w_dim,
+                                      self.channel_base, self.channel_max)
+
+  def map(self, z: jax.Array) -> jax.Array:
+    """``z [B, z_dim] -> w [B, w_dim]``."""
+    return self.mapping(z)
+
+  def synthesize(self, ws: jax.Array, noise_key: Optional[jax.Array],
+                 stage_res: Optional[int] = None, fade_alpha=1.0) -> jax.Array:
+    """``ws [B, num_ws, w_dim] -> [B, stage_res, stage_res, out_channels]``."""
+    return self.synthesis(ws, noise_key, stage_res, fade_alpha)
+
+  def __call__(self, z: jax.Array, noise_key: Optional[jax.Array] = None) -> jax.Array:
+    w = self.mapping(z)
+    ws = jnp.broadcast_to(w[:, None], (w.shape[0], num_ws_for(self.resolution), w.shape[-1]))
+    return self.synthesis(ws, noise_key)
+
+
+def _check_config(config: Any) -> None:
+  m = config.model
+  layers.check_power_of_two(config.resolution, 'config.resolution', minimum=4)
+  if int(m.shape_pyramid_levels) < 1:
+    raise ValueError(f'config.model.shape_pyramid_levels must be >= 1, got {m.shape_pyramid_levels}')
+  if not 0.0 <= float(m.style_mixing_prob) <= 1.0:
+    raise ValueError(f'config.model.style_mixing_prob must be in [0, 1], got {m.style_mixing_prob}')
+  if float(m.s_max) <= 0:
+    raise ValueError(f'config.model.s_max must be > 0, got {m.s_max}')
+
+
+def make_generator(config: Any, which: str) -> StyleGenerator:
+  """The Flax module of G_o (``which='object'``) or G_b (``'background'``).
+
+  Both run at ``2 * config.resolution``; G_o has ``3K + 3`` output channels.
+  """
+  _check_config(config)
+  m = config.model
+  if which == 'object':
+    out = 3 * int(m.shape_pyramid_levels) + 3
+  elif which == 'background':
+    out = 3
+  else:
+    raise ValueError(f'unknown generator {which!r} (expected one of {GENERATORS})')
+  return StyleGenerator(
+      z_dim=int(m.z_dim), w_dim=int(m.w_dim), mapping_layers=int(m.mapping_layers),
+      mapping_lr_mult=float(m.mapping_lr_mult), resolution=2 * int(config.resolution),
+      out_channels=out, channel_base=int(m.channel_base), channel_max=int(m.channel_max))
+
+
+def num_ws(config: Any) -> int:
+  """Style vectors per generator (both run at 2N)."""
+  return num_ws_for(2 * int(config.resolution))
+
+
+def init_generators(rng: jax.Array, config: Any) -> dict:
+  """``{'object': params_o, 'background': params_b}`` at full resolution."""
+  out = {}
+  for i, which in enumerate(GENERATORS):
+    g = make_generator(config, which)
+    z = jnp.zeros((1, int(config.model.z_dim)), jnp.float32)
+    out[which] = jax.jit(g.init)(jax.random.fold_in(rng, i), z)['params']
+  return out
+
+
+def init_w_avg(config: Any) -> dict:
+  """Zero running averages ``{'object': [w_dim], 'background': [w_dim]}``."""
+  return {k: jnp.zeros((int(config.model.w_dim),), jnp.float32) for k in GENERATORS}
+
+
+# ----------------------------------------------------------------------------
+# Styles: mapping, truncation, mixing (pure functions).
+
+
+def truncate(ws: jax.Array, w_avg: jax.Array, psi) -> jax.Array:
+  """Truncation trick: ``w_avg + psi * (ws - w_avg)``; ``ws [B, L, D]``, ``w_avg [D]``."""
+  return w_avg + (ws - w_avg) * psi
+
+
+def mix_styles(ws: jax.Array, ws2: jax.Array, rng: jax.Array, prob) -> jax.Array:
+  """Style mixing regularisation: per sample, with probability ``prob``, layers
+  ``>= cutoff`` take their style from ``ws2``; ``cutoff ~ U{1, .., L-1}``.
+
+  ``ws, ws2 [B, L, D] -> [B, L, D]``.
+  """
+  chex.assert_equal_shape([ws, ws2])
+  b, n_layers = ws.shape[:2]
+  k_cut, k_do = jax.random.split(rng)
+  cutoff = jax.random.randint(k_cut, (b,), 1, max(n_layers, 2))
+  do_mix = jax.random.uniform(k_do, (b,)) < prob
+  cutoff = jnp.where(do_mix, cutoff, n_layers)
+  take2 = jnp.arange(n_layers)[None, :] >= cutoff[:, None]        # [B, L]
+  return jnp.where(take2[..., None], ws2, ws)
+
+
+def map_latents(params: dict, z_o: jax.Array, z_b: jax.Array, rng: jax.Array,
+                config: Any, *, truncation_psi=1.0, w_avg: Optional[dict] = None,
+                mixing: bool = False) -> tuple[dict, dict]:
+  """Latents -> per-layer styles for both generators.
+
+  Returns ``(ws, w)``: ``ws[name] [B, num_ws, w_dim]`` after mixing and
+  truncation, and ``w[name] [B, w_dim]`` the raw mapping outputs of the
+  given latents (for the running ``w_avg``). ``w_avg`` is
+  ``{'object': [w_dim], 'background': [w_dim]}``, required when
+  ``truncation_psi != 1``. Mixing latents are drawn from ``rng``.
+  """
+  zs = {'object': z_o, 'background': z_b}
+  nws = num_ws(config)
+  ws, w_raw = {}, {}
+  for i, which in enumerate(GENERATORS):
+    z = zs[which]
+    chex.assert_shape(z, (None, int(config.model.z_dim)))
+    g = make_generator(config, which)
+    p = {'params': params[which]}
+    w = g.apply(p, z, method=StyleGenerator.map)
+    w_raw[which] = w
+    wl = jnp.broadcast_to(w[:, None], (w.shape[0], nws, w.shape[-1]))
+    if mixing:
+      k = jax.random.fold_in(rng, i)
+      z2 = jax.random.normal(jax.random.fold_in(k, 0), z.shape, z.dtype)
+      w2 = g.apply(p, z2, method=StyleGenerator.map)
+      w2l = jnp.broadcast_to(w2[:, None], wl.shape)
+      wl = mix_styles(wl, w2l, jax.random.fold_in(k, 1), config.model.style_mixing_prob)
+    if not (isinstance(truncation_psi, (int, float)) and truncation_psi == 1.0):
+      if w_avg is None:
+        raise ValueError('truncation_psi != 1 needs w_avg={"object": ..., "background": ...}')
+      chex.assert_shape(w_avg[which], (int(config.model.w_dim),))
+      wl = truncate(wl, w_avg[which], truncation_psi)
+    ws[which] = wl
+  return ws, w_raw
+
+
+def synthesize(params: dict, ws: dict, rng: Optional[jax.Array], config: Any, *,
+               stage_res: Optional[int] = None, fade_alpha=1.0) -> dict:
+  """Styles -> raw generator images at ``2 * stage_res``.
+
+  Returns ``{'object': [B, 2n, 2n, 3K+3], 'background': [B, 2n, 2n, 3]}``.
+  ``rng`` drives the per-layer noise inputs (``None``: no noise).
+  """
+  n = _stage_res(config, stage_res)
+  out = {}
+  for i, which in enumerate(GENERATORS):
+    g = make_generator(config, which)
+    key = None if rng is None else jax.random.fold_in(rng, i)
+    out[which] = g.apply({'params': params[which]}, ws[which], key, 2 * n, fade_alpha,
+                         method=StyleGenerator.synthesize)
+  return out
+
+
+def _stage_res(config: Any, stage_res: Optional[int]) -> int:
+  n = int(config.resolution)
+  if stage_res is None:
+    return n
+  stage_res = int(stage_res)
+  layers.check_power_of_two(stage_res, 'stage_res')
+  if not config.model.progressive and stage_res != n:
+    raise ValueError(f'stage_res={stage_res} != resolution {n} needs config.model.progressive=True')
+  if stage_res > n or stage_res < 4:
+    raise ValueError(f'stage_res must be in [4, {n}], got {stage_res}')
+  return stage_res
+
+
+# ----------------------------------------------------------------------------
+# Scene and rendering.
+
+
+def build_scene(raw: dict, rng: jax.Array, config: Any) -> dict:
+  """Raw generator outputs -> scene dict (no rendering).
+
+  Keys: shape_image ``[B, n, n, 3]``, vertices ``[B, n*n, 3]``, faces
+  ``[F, 3]`` int32, uv ``[n*n, 2]``, texture ``[B, 2n, 2n, 3]``, background
+  ``[B, n, n, 3]`` (the random crop of G_b's ``[B, 2n, 2n, 3]``).
+  """
+  from gan3d.render import topology  # pylint: disable=g-import-not-at-top
+  levels = int(config.model.shape_pyramid_levels)
+  raw_shape, texture = representation.split_object_output(raw['object'], levels)
+  n = raw_shape.shape[1]
+  s = representation.build_shape_image(raw_shape, config.model)
+  vertices = jax.vmap(topology.shape_image_to_vertices)(s)
+  background = representation.crop_background(raw['background'], n, rng)
+  return dict(shape_image=s, vertices=vertices,
+              faces=jnp.asarray(topology.grid_faces(n), jnp.int32),
+              uv=jnp.asarray(topology.grid_uv(n), jnp.float32),
+              texture=texture, background=background)
+
+
+def render_scene(scene: dict, viewpoint: jax.Array, config: Any) -> tuple[jax.Array, dict]:
+  """Render every scene of the batch: ``viewpoint [B, 2]`` -> images ``[B, n, n, 3]``.
+
+  Adds alpha, mask, depth ``[B, n, n]``, normals ``[B, n, n, 3]`` and the
+  renderer's window overflow count ``[B]`` to the scene.
+  """
+  from gan3d import render  # pylint: disable=g-import-not-at-top
+  b, n = scene['shape_image'].shape[:2]
+  chex.assert_shape(viewpoint, (b, 2))
+  settings = render.RenderSettings(height=n, width=n, **_render_kwargs(config))
+
+  def one(vertices, texture, background, vp):
+    out = render.render_mesh(vertices, scene['faces'], settings=settings,
+                             uv=scene['uv'], texture=texture, background=background,
+                             viewpoint=vp)
+    return out.image, out.alpha, out.mask, out.depth, out.normals, out.overflow
+
+  images, alpha, mask, depth, normals, overflow = jax.vmap(one)(
+      scene['vertices'], scene['texture'], scene['background'], viewpoint)
+  scene = dict(scene, alpha=alpha, mask=mask, depth=depth, normals=normals,
+               overflow=overflow)
+  chex.assert_shape(images, (b, n, n, 3))
+  return images, scene
+
+
+def _render_kwargs(config: Any) -> dict:
+  r = config.get('render', None)
+  if r is None:
+    return {}
+  return dict(r.to_dict() if hasattr(r, 'to_dict') else r)
+
+
+def generate(params: dict, z_o: jax.Array, z_b: jax.Array, viewpoint: jax.Array,
+             rng: jax.Array, config: Any, *, truncation_psi=1.0,
+             w_avg: Optional[dict] = None, mixing: bool = False,
+             stage_res: Optional[int] = None, fade_alpha=1.0,
+             noise: bool = True) -> tuple[jax.Array, dict]:
+  """Latents and viewpoints -> rendered images and the scene (sections 6-7).
+
+  Args:
+    params: ``init_generators`` output.
+    z_o, z_b: ``[B, z_dim]`` independent latents of G_o and G_b.
+    viewpoint: ``[B, 2]`` (yaw, pitch) radians.
+    rng: one key; split here into mixing, noise and background-crop keys.
+    config: reads ``resolution``, ``model.*``, ``render.*``.
+    truncation_psi, w_avg: truncation trick (``w_avg`` needed when psi != 1).
+    mixing: style mixing regularisation with ``model.style_mixing_prob``.
+    stage_res, fade_alpha: progressive growing (rendered resolution of the
+      stage, static; fade-in of its newest block). Default: full resolution.
+    noise: per-layer noise inputs on (training) or off (deterministic).
+
+  Returns:
+    ``images [B, n, n, 3]`` and the scene dict of docs/interfaces.md, plus
+    ``ws`` (styles used, ``{name: [B, num_ws, w_dim]}``) and ``w`` (raw
+    mapping outputs ``{name: [B, w_dim]}`` for the running ``w_avg``).
+  """
+  chex.assert_rank([z_o, z_b, viewpoint], 2)
+  chex.assert_equal(z_o.shape[0], z_b.shape[0])
+  k_map, k_noise, k_crop = (jax.random.fold_in(rng, i) for i in range(3))
+  ws, w = map_latents(params, z_o, z_b, k_map, config, truncation_psi=truncation_psi,
+                      w_avg=w_avg, mixing=mixing)
+  images, scene = generate_from_ws(params, ws, viewpoint, k_noise, k_crop, config,
+                                   stage_res=stage_res, fade_alpha=fade_alpha, noise=noise)
+  scene['w'] = w
+  return images, scene
+
+
+def generate_from_ws(params: dict, ws: dict, viewpoint: jax.Array, noise_rng: jax.Array,
+                     crop_rng: jax.Array, config: Any, *, stage_res: Optional[int] = None,
+                     fade_alpha=1.0, noise: bool = True) -> tuple[jax.Array, dict]:
+  """The part of ``generate`` after the mapping network: styles -> images, scene.
+
+  Exposed for the path-length regulariser (differentiate images w.r.t. ``ws``).
+  """
+  raw = synthesize(params, ws, noise_rng if noise else None, config,
+                   stage_res=stage_res, fade_alpha=fade_alpha)
+  scene = build_scene(raw, crop_rng, config)
+  images, scene = render_scene(scene, viewpoint, config)
+  scene['ws'] = ws
+  return images, scene

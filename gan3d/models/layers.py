@@ -1,0 +1,278 @@
+"""Building blocks of the StyleGAN2 generator and discriminator (paper section 7).
+
+All layers use the *equalised learning rate* of Karras et al.: parameters are
+initialised from N(0, 1 / lr_mult) and scaled at run time by
+``lr_mult / sqrt(fan_in)`` (weights) or ``lr_mult`` (biases), so that every
+layer learns at the same speed under Adam regardless of its fan-in.
+
+Layout is channel-last everywhere: activations ``[B, H, W, C]``, conv kernels
+``[k, k, C_in, C_out]``.
+
+Up/downsampling uses the separable FIR filter ``[1, 3, 3, 1]`` (StyleGAN2's
+``upfirdn2d``) written with ``lax.conv_general_dilated``; the filter is a fixed
+constant, not a parameter.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import chex
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+# Leaky ReLU slope and the gain that restores unit variance after it
+# (StyleGAN's 'lrelu' activation; these are the architecture's definition,
+# not tuning knobs).
+LRELU_SLOPE = 0.2
+LRELU_GAIN = math.sqrt(2.0)
+FIR_KERNEL = (1.0, 3.0, 3.0, 1.0)
+
+
+def lrelu(x: jax.Array) -> jax.Array:
+  """Leaky ReLU (slope 0.2) times sqrt(2), StyleGAN's 'lrelu' activation."""
+  return jax.nn.leaky_relu(x, LRELU_SLOPE) * LRELU_GAIN
+
+
+def pixel_norm(x: jax.Array, eps: float = 1e-8) -> jax.Array:
+  """Normalise each vector to unit RMS along the last axis: ``[..., D]``."""
+  return x * jax.lax.rsqrt(jnp.mean(jnp.square(x), axis=-1, keepdims=True) + eps)
+
+
+# ----------------------------------------------------------------------------
+# FIR up/downsampling (upfirdn2d with the [1, 3, 3, 1] filter).
+
+
+def _fir_2d(gain: float) -> np.ndarray:
+  k = np.asarray(FIR_KERNEL, np.float32)
+  k2 = np.outer(k, k)
+  return (k2 / k2.sum() * gain).astype(np.float32)
+
+
+def _depthwise(x: jax.Array, kernel2d: np.ndarray, pad: tuple[int, int],
+               stride: int) -> jax.Array:
+  """Depthwise 2-D convolution of ``x [B, H, W, C]`` with a fixed kernel."""
+  c = x.shape[-1]
+  k = jnp.asarray(kernel2d, x.dtype)[:, :, None, None]  # [kh, kw, 1, 1]
+  k = jnp.tile(k, (1, 1, 1, c))                         # [kh, kw, 1, C]
+  return jax.lax.conv_general_dilated(
+      x, k, window_strides=(stride, stride), padding=(pad, pad),
+      dimension_numbers=('NHWC', 'HWIO', 'NHWC'), feature_group_count=c)
+
+
+def upsample2d(x: jax.Array) -> jax.Array:
+  """2x upsampling with the FIR filter: ``[B, H, W, C] -> [B, 2H, 2W, C]``.
+
+  Zero insertion followed by the [1,3,3,1] filter with gain 4 (so a constant
+  image stays constant away from the border).
+  """
+  chex.assert_rank(x, 4)
+  b, h, w, c = x.shape
+  # Zero-insertion via lhs dilation; padding (2, 2) with dilation gives
+  # (2H - 1) + 4 - 4 + 1 = 2H outputs: pad0 = 2, pad1 = 1 + 1 (dilation tail).
+  k = jnp.tile(jnp.asarray(_fir_2d(4.0), x.dtype)[:, :, None, None], (1, 1, 1, c))
+  return jax.lax.conv_general_dilated(
+      x, k, window_strides=(1, 1), padding=((2, 2), (2, 2)),
+      lhs_dilation=(2, 2), dimension_numbers=('NHWC', 'HWIO', 'NHWC'),
+      feature_group_count=c)
+
+
+def downsample2d(x: jax.Array) -> jax.Array:
+  """2x downsampling with the FIR filter: ``[B, H, W, C] -> [B, H/2, W/2, C]``."""
+  chex.assert_rank(x, 4)
+  return _depthwise(x, _fir_2d(1.0), pad=(1, 1), stride=2)
+
+
+# ----------------------------------------------------------------------------
+# Equalised-learning-rate layers.
+
+
+class EqualDense(nn.Module):
+  """Fully connected layer with equalised learning rate.
+
+  ``[..., D_in] -> [..., features]``. ``activation`` is 'linear' or 'lrelu'.
+  """
+  features: int
+  lr_mult: float = 1.0
+  bias_init: float = 0.0
+  use_bias: bool = True
+  activation: str = 'linear'
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    fan_in = x.shape[-1]
+    w = self.param('kernel', nn.initializers.normal(1.0 / self.lr_mult),
+                   (fan_in, self.features))
+    y = x @ (w * (self.lr_mult / math.sqrt(fan_in))).astype(x.dtype)
+    if self.use_bias:
+      b = self.param('bias', nn.initializers.constant(self.bias_init / self.lr_mult),
+                     (self.features,))
+      y = y + (b * self.lr_mult).astype(x.dtype)
+    return _activate(y, self.activation)
+
+
+def _activate(x: jax.Array, activation: str) -> jax.Array:
+  if activation == 'linear':
+    return x
+  if activation == 'lrelu':
+    return lrelu(x)
+  raise ValueError(f'unknown activation {activation!r} (expected linear|lrelu)')
+
+
+class EqualConv2d(nn.Module):
+  """Plain convolution with equalised learning rate (discriminator).
+
+  ``[B, H, W, C_in] -> [B, H', W', features]`` with ``H' = H`` or ``H / 2``
+  when ``down``. Downsampling is FIR blur followed by a stride-2 conv
+  (StyleGAN2's 'down' convolution).
+  """
+  features: int
+  kernel_size: int = 3
+  down: bool = False
+  use_bias: bool = True
+  activation: str = 'linear'
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    chex.assert_rank(x, 4)
+    cin = x.shape[-1]
+    k = self.kernel_size
+    w = self.param('kernel', nn.initializers.normal(1.0),
+                   (k, k, cin, self.features))
+    w = (w / math.sqrt(cin * k * k)).astype(x.dtype)
+    if self.down:
+      if k == 1:
+        x = downsample2d(x)
+        y = _conv(x, w, stride=1, pad=0)
+      else:
+        # Blur with padding so that the stride-2 kxk conv yields H/2 outputs.
+        p = (len(FIR_KERNEL) - 2) + (k - 1)
+        x = _depthwise(x, _fir_2d(1.0), pad=((p + 1) // 2, p // 2), stride=1)
+        y = _conv(x, w, stride=2, pad=0)
+    else:
+      y = _conv(x, w, stride=1, pad=k // 2)
+    if self.use_bias:
+      b = self.param('bias', nn.initializers.zeros, (self.features,))
+      y = y + b.astype(y.dtype)
+    return _activate(y, self.activation)
+
+
+def _conv(x: jax.Array, w: jax.Array, stride: int, pad: int) -> jax.Array:
+  return jax.lax.conv_general_dilated(
+      x, w, window_strides=(stride, stride), padding=((pad, pad), (pad, pad)),
+      dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+
+
+class ModulatedConv2d(nn.Module):
+  """Style-modulated convolution with weight demodulation (StyleGAN2).
+
+  Inputs ``x [B, H, W, C_in]`` and a style vector ``w [B, w_dim]``; output
+  ``[B, H', W', features]`` (``H' = 2H`` when ``up``). Implemented in the
+  non-fused form: scale the input channels by the style, convolve with the
+  shared weight, scale the output channels by the demodulation coefficient
+  ``1 / sqrt(sum_{k, c_in} (W * s)^2 + eps)`` -- mathematically identical to
+  modulating the weights per sample.
+
+  ``up`` upsamples by 2 (FIR) before the convolution.
+  """
+  features: int
+  kernel_size: int = 3
+  up: bool = False
+  demodulate: bool = True
+  eps: float = 1e-8
+
+  @nn.compact
+  def __call__(self, x: jax.Array, w: jax.Array) -> jax.Array:
+    chex.assert_rank([x, w], [4, 2])
+    chex.assert_equal(x.shape[0], w.shape[0])
+    cin = x.shape[-1]
+    k = self.kernel_size
+    # Affine style, bias initialised to 1 so that styles start at identity.
+    styles = EqualDense(cin, bias_init=1.0, name='affine')(w)      # [B, C_in]
+    weight = self.param('kernel', nn.initializers.normal(1.0),
+                        (k, k, cin, self.features))
+    weight = weight / math.sqrt(cin * k * k)
+    x = x * styles[:, None, None, :].astype(x.dtype)
+    if self.up:
+      x = upsample2d(x)
+    y = _conv(x, weight.astype(x.dtype), stride=1, pad=k // 2)
+    if self.demodulate:
+      # sum over (kh, kw, C_in) of (W[.., i, o] * s_i)^2 -> [B, C_out]
+      wsq = jnp.sum(jnp.square(weight), axis=(0, 1))                 # [C_in, C_out]
+      dcoefs = jax.lax.rsqrt(jnp.square(styles) @ wsq + self.eps)    # [B, C_out]
+      y = y * dcoefs[:, None, None, :].astype(y.dtype)
+    return y
+
+
+class NoiseInjection(nn.Module):
+  """Adds per-pixel Gaussian noise with a learned per-layer strength (init 0).
+
+  ``x [B, H, W, C]``; the noise ``[B, H, W, 1]`` is drawn from ``key`` (one key
+  per layer, the caller folds in the layer index). ``key=None`` disables noise
+  (deterministic synthesis).
+  """
+
+  @nn.compact
+  def __call__(self, x: jax.Array, key: Optional[jax.Array]) -> jax.Array:
+    strength = self.param('strength', nn.initializers.zeros, ())
+    if key is None:
+      return x
+    noise = jax.random.normal(key, x.shape[:3] + (1,), x.dtype)
+    return x + noise * strength.astype(x.dtype)
+
+
+class StyleLayer(nn.Module):
+  """Modulated conv -> noise -> bias -> lrelu (one synthesis layer)."""
+  features: int
+  up: bool = False
+  kernel_size: int = 3
+
+  @nn.compact
+  def __call__(self, x: jax.Array, w: jax.Array,
+               key: Optional[jax.Array]) -> jax.Array:
+    y = ModulatedConv2d(self.features, self.kernel_size, up=self.up,
+                        name='conv')(x, w)
+    y = NoiseInjection(name='noise')(y, key)
+    b = self.param('bias', nn.initializers.zeros, (self.features,))
+    return lrelu(y + b.astype(y.dtype))
+
+
+class ToRGB(nn.Module):
+  """1x1 modulated conv without demodulation, plus bias (skip-style output).
+
+  StyleGAN2 scales the style by 1/sqrt(C_in) for this layer; here that gain is
+  part of the kernel's equalised-lr scale, which is the same product.
+  """
+  features: int
+
+  @nn.compact
+  def __call__(self, x: jax.Array, w: jax.Array) -> jax.Array:
+    y = ModulatedConv2d(self.features, kernel_size=1, demodulate=False,
+                        name='conv')(x, w)
+    b = self.param('bias', nn.initializers.zeros, (self.features,))
+    return y + b.astype(y.dtype)
+
+
+def channels_at(res: int, channel_base: int, channel_max: int) -> int:
+  """Feature maps at resolution ``res``: ``min(channel_base // res, channel_max)``."""
+  return max(1, min(channel_base // res, channel_max))
+
+
+def check_power_of_two(value: int, name: str, minimum: int = 4) -> int:
+  """Raise a clear ValueError unless ``value`` is a power of two >= minimum."""
+  v = int(value)
+  if v < minimum or (v & (v - 1)) != 0:
+    raise ValueError(f'{name} must be a power of two >= {minimum}, got {value!r}')
+  return int(math.log2(v))
+
+
+def resolutions(start: int, end: int) -> Sequence[int]:
+  """Powers of two from ``start`` to ``end`` inclusive."""
+  out, r = [], start
+  while r <= end:
+    out.append(r)
+    r *= 2
+  return out

@@ -1,0 +1,86 @@
+"""StyleGAN2 synthesis network with skip-style toRGB outputs (paper section 7).
+
+``ws [B, num_ws, w_dim] -> image [B, R, R, out_channels]`` where
+``num_ws = 2 * log2(R) - 2``. Structure (StyleGAN2 config E/F generator, 'skip'):
+
+* learned constant input ``[4, 4, C(4)]``;
+* block 4:  style layer (ws[0]), toRGB (ws[1]);
+* block r >= 8: style layer with 2x up (ws[i]), style layer (ws[i+1]),
+  toRGB (ws[i+2]) with ``i = 2 log2(r) - 5``; the running RGB image is
+  upsampled (FIR) and the block's toRGB added to it.
+
+Progressive growing (ProGAN-style fade-in, written for the skip architecture):
+``stage_res < R`` stops after the block of that resolution and scales the last
+block's toRGB contribution by ``fade_alpha``: ``img = up(img_prev) + alpha *
+toRGB(x)``. At ``alpha = 0`` the output is the upsampled previous stage, at
+``alpha = 1`` the full network truncated at ``stage_res``. ``stage_res`` is
+static (a Python int; each stage compiles separately), ``fade_alpha`` may be
+traced. Parameters of all resolutions always exist (init at full resolution).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import chex
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from gan3d.models import layers
+
+
+def num_ws_for(resolution: int) -> int:
+  """Number of style vectors the synthesis network of ``resolution`` consumes."""
+  return 2 * layers.check_power_of_two(resolution, 'synthesis resolution') - 2
+
+
+class SynthesisNetwork(nn.Module):
+  """``ws [B, num_ws, w_dim] -> [B, stage_res, stage_res, out_channels]``."""
+  resolution: int
+  out_channels: int
+  w_dim: int
+  channel_base: int
+  channel_max: int
+
+  @property
+  def num_ws(self) -> int:
+    return num_ws_for(self.resolution)
+
+  def _ch(self, res: int) -> int:
+    return layers.channels_at(res, self.channel_base, self.channel_max)
+
+  @nn.compact
+  def __call__(self, ws: jax.Array, noise_key: Optional[jax.Array] = None,
+               stage_res: Optional[int] = None,
+               fade_alpha: jax.Array | float = 1.0) -> jax.Array:
+    chex.assert_rank(ws, 3)
+    chex.assert_shape(ws, (None, self.num_ws, self.w_dim))
+    stage_res = self.resolution if stage_res is None else int(stage_res)
+    layers.check_power_of_two(stage_res, 'stage_res')
+    if stage_res > self.resolution:
+      raise ValueError(f'stage_res {stage_res} exceeds the network resolution '
+                       f'{self.resolution}')
+    b = ws.shape[0]
+
+    def key_for(layer_idx: int) -> Optional[jax.Array]:
+      return None if noise_key is None else jax.random.fold_in(noise_key, layer_idx)
+
+    const = self.param('const', nn.initializers.normal(1.0), (4, 4, self._ch(4)))
+    x = jnp.broadcast_to(const[None].astype(ws.dtype), (b, 4, 4, self._ch(4)))
+    x = layers.StyleLayer(self._ch(4), name='b4_conv1')(x, ws[:, 0], key_for(0))
+    img = layers.ToRGB(self.out_channels, name='b4_torgb')(x, ws[:, 1])
+    if self.is_initializing():
+      stage_res = self.resolution  # build every block so all parameters exist
+    for res in layers.resolutions(8, stage_res):
+      i = 2 * layers.check_power_of_two(res, 'res') - 5
+      x = layers.StyleLayer(self._ch(res), up=True, name=f'b{res}_conv0')(
+          x, ws[:, i], key_for(i))
+      x = layers.StyleLayer(self._ch(res), name=f'b{res}_conv1')(
+          x, ws[:, i + 1], key_for(i + 1))
+      rgb = layers.ToRGB(self.out_channels, name=f'b{res}_torgb')(x, ws[:, i + 2])
+      if res == stage_res:  # fade-in of the newest block (alpha=1: no-op)
+        rgb = rgb * jnp.asarray(fade_alpha, rgb.dtype)
+      img = layers.upsample2d(img) + rgb
+    chex.assert_shape(img, (b, stage_res, stage_res, self.out_channels))
+    return img

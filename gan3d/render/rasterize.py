@@ -1,0 +1,172 @@
+"""Triangle setup, the fixed pixel window and the crisp layer (eqs 6-8).
+
+Every triangle is tested against a fixed K x K window of pixel centres that
+starts at its bounding box, extended by the soft width B when the soft layer
+is on. All arrays have static shapes [F, K*K] ("pairs"); memory and time grow
+with F * K^2 + H * W, never with F * H * W.
+
+Crisp layer (eqs 6-8), for each pixel p over the triangles T covering it:
+  z_c(p) = min_T z(p, T), T_c(p) = argmin, a_c(p) = attribute of T_c at p,
+  alpha_c(p) = 1 if any triangle covers p.
+z(p, T) and a(p, T) are interpolated with perspective-correct barycentrics
+(screen-space ones with `perspective_correct=False`). The z-buffer is a
+scatter-min over the pairs; ties go to the larger triangle index.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from gan3d.render import safe_math
+from gan3d.render.settings import RenderSettings
+
+
+def triangle_setup(xy, depth, faces, settings: RenderSettings, finite_vertex):
+  """Gathers per-triangle screen data and decides which triangles are drawn.
+
+  Args:
+    xy: [V, 2] screen positions (pixels). depth: [V].
+    faces: [F, 3] int32. finite_vertex: [V] bool.
+  Returns:
+    tri_xy [F, 3, 2], tri_z [F, 3] (see `sanitize`), valid [F] bool: every
+    vertex finite and in front of the near plane, screen area above
+    min_area, and front-facing if culling is on.
+  """
+  tri_xy = xy[faces]
+  tri_z = depth[faces]
+  e1 = tri_xy[:, 1] - tri_xy[:, 0]
+  e2 = tri_xy[:, 2] - tri_xy[:, 0]
+  area2 = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+  valid = (jnp.all(finite_vertex[faces], axis=1)
+           & jnp.all(tri_z > settings.near, axis=1)
+           & (jnp.abs(area2) > 2 * settings.min_area)
+           & jnp.isfinite(area2))
+  if settings.cull_backfaces:
+    # Counter-clockwise seen from the camera with y up is clockwise in screen
+    # space (y down): negative signed area.
+    valid = valid & (area2 < 0)
+  tri_xy, tri_z = sanitize(tri_xy, tri_z, valid)
+  return tri_xy, tri_z, valid
+
+
+def sanitize(tri_xy, tri_z, valid):
+  """Replaces dropped triangles by a harmless off-screen dummy.
+
+  `jnp.where` passes exactly zero cotangent to the unselected branch, so
+  nothing non-finite of a dropped triangle reaches any value or gradient.
+  """
+  dummy_xy = jnp.array([[-8.0, -8.0], [-7.0, -8.0], [-8.0, -7.0]],
+                       tri_xy.dtype)
+  tri_xy = jnp.where(valid[:, None, None], tri_xy, dummy_xy)
+  tri_z = jnp.where(valid[:, None], tri_z, 1.0)
+  return tri_xy, tri_z
+
+
+def window_pixels(tri_xy, valid, settings: RenderSettings):
+  """The K x K pixel window of every triangle.
+
+  Returns (pix [F, K*K] int32 flat pixel index, clamped into the image;
+  in_image [F, K*K] bool; overflow [] int32: the number of valid triangles
+  whose extended bounding box holds more pixel centres than the window).
+  """
+  h, w, k = settings.height, settings.width, settings.window
+  ext = settings.extension
+  tri_xy = jax.lax.stop_gradient(tri_xy)
+  lo = jnp.min(tri_xy, axis=1) - ext - 0.5       # [F, 2]
+  hi = jnp.max(tri_xy, axis=1) + ext - 0.5
+  size = jnp.array([w, h], tri_xy.dtype)
+  # Pixel c has its centre at c + 0.5: the covered range is [ceil(lo), floor(hi)].
+  first = jnp.clip(jnp.ceil(jnp.clip(lo, -2.0, size + 2)), 0, size - 1)
+  last = jnp.floor(jnp.clip(hi, -2.0, size + 2))
+  last = jnp.minimum(last, size - 1)
+  on_screen = jnp.all(last >= first, axis=1)
+  too_big = jnp.any(last - first + 1 > k, axis=1)
+  overflow = jnp.sum(valid & on_screen & too_big).astype(jnp.int32)
+  first = first.astype(jnp.int32)
+  offs = jnp.arange(k, dtype=jnp.int32)
+  px = first[:, 0, None, None] + offs[None, None, :]   # [F, 1, K]
+  py = first[:, 1, None, None] + offs[None, :, None]   # [F, K, 1]
+  in_image = (px < w) & (py < h)
+  px = jnp.minimum(px, w - 1)
+  py = jnp.minimum(py, h - 1)
+  pix = (py * w + px).reshape(tri_xy.shape[0], k * k)
+  in_image = jnp.broadcast_to(in_image, (tri_xy.shape[0], k, k))
+  return pix, in_image.reshape(tri_xy.shape[0], k * k), overflow
+
+
+def pixel_centres(pix, width, dtype):
+  """Flat pixel indices [...] -> pixel centres [..., 2] (x, y)."""
+  x = (pix % width).astype(dtype) + 0.5
+  y = (pix // width).astype(dtype) + 0.5
+  return jnp.stack([x, y], -1)
+
+
+def barycentric(p, tri_xy):
+  """Screen-space barycentrics of points p [..., 2] in triangles [..., 3, 2].
+
+  Returns [..., 3]; all >= 0 iff p is inside (either winding).
+  """
+  a, b, c = tri_xy[..., 0, :], tri_xy[..., 1, :], tri_xy[..., 2, :]
+  def cross(u, v):
+    return u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
+  area2 = cross(b - a, c - a)
+  w0 = cross(b - p, c - p)
+  w1 = cross(c - p, a - p)
+  w2 = cross(a - p, b - p)
+  return safe_math.safe_div(jnp.stack([w0, w1, w2], -1), area2[..., None])
+
+
+def perspective_correct(bary, tri_z, settings: RenderSettings):
+  """Screen barycentrics [..., 3] -> (attribute weights [..., 3], depth [...]).
+
+  Perspective-correct: weights b_i / z_i normalised, depth 1 / sum(b_i / z_i)
+  (the harmonic interpolation that is exact for planar triangles).
+  """
+  if not settings.perspective_correct:
+    return bary, jnp.sum(bary * tri_z, -1)
+  q = bary / tri_z
+  s = jnp.sum(q, -1)
+  s = jnp.where(jnp.abs(s) > 1e-12, s, 1e-12)
+  return q / s[..., None], 1.0 / s
+
+
+def zbuffer(pix, tri_xy, tri_z, ok, settings: RenderSettings):
+  """Crisp visibility (eqs 6 and 8): z-buffer and winning triangle per pixel.
+
+  Args: pix [F, P], tri_xy [F, 3, 2], tri_z [F, 3], ok [F, P] bool.
+  Returns (zbuf [H*W] with +inf where empty, tri_id [H*W] int32, -1 empty).
+  No gradient: the discrete choices are constant almost everywhere.
+  """
+  tri_xy, tri_z = jax.lax.stop_gradient((tri_xy, tri_z))
+  hw = settings.height * settings.width
+  p = pixel_centres(pix, settings.width, tri_xy.dtype)
+  bary = barycentric(p, tri_xy[:, None])
+  inside = ok & jnp.all(bary >= 0, axis=-1)
+  _, z = perspective_correct(bary, tri_z[:, None], settings)
+  z = jnp.where(inside, z, jnp.inf)
+  zbuf = jnp.full((hw,), jnp.inf, z.dtype).at[pix].min(z)
+  fid = jnp.broadcast_to(jnp.arange(pix.shape[0], dtype=jnp.int32)[:, None],
+                         pix.shape)
+  win = inside & (z == zbuf[pix])
+  tri_id = jnp.full((hw,), -1, jnp.int32).at[pix].max(jnp.where(win, fid, -1))
+  return zbuf, tri_id
+
+
+def crisp_layer(tri_id, tri_xy, tri_z, tri_attr, settings: RenderSettings):
+  """Crisp attributes and depth per pixel (eqs 6-8), differentiable.
+
+  Args: tri_id [H*W] int32 (-1 empty), tri_xy [F, 3, 2], tri_z [F, 3],
+    tri_attr [F, 3, C].
+  Returns (attr [H*W, C], depth [H*W] (z_far where empty), alpha_c [H*W],
+  weights [H*W, 3] perspective-correct barycentrics, t [H*W] clamped ids).
+  """
+  hw = settings.height * settings.width
+  covered = tri_id >= 0
+  t = jnp.maximum(tri_id, 0)
+  p = pixel_centres(jnp.arange(hw), settings.width, tri_xy.dtype)
+  bary = barycentric(p, tri_xy[t])
+  weights, z = perspective_correct(bary, tri_z[t], settings)
+  weights = jnp.where(covered[:, None], weights, 0.0)
+  attr = jnp.einsum('pk,pkc->pc', weights, tri_attr[t])
+  depth = jnp.where(covered, z, settings.z_far)
+  return attr, depth, covered.astype(tri_xy.dtype), weights, t

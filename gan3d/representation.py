@@ -1,0 +1,205 @@
+"""The 3D scene representation m = [s, t, b] (paper section 6, eqs 13-14).
+
+Pure functions that turn the raw generator outputs into the scene:
+
+* ``split_object_output``: G_o's ``[B, 2N, 2N, 3K + 3]`` output into K shape
+  images (2x2 average-pooled to ``[B, N, N, 3K]``) and the texture
+  ``[B, 2N, 2N, 3]``;
+* ``shape_pyramid`` (eq 13): ``s_pyr = sum_k blur(s_k, sigma = 2^k px) / 2^k``;
+* ``size_constraint`` (eq 14): ``s * tanh(|s|) / |s| * s_max`` per pixel;
+* ``base_surface``: a disc or hemisphere that the generator may offset
+  instead of predicting raw coordinates (``config.model.shape_param``);
+* ``build_shape_image``: the whole chain, as configured;
+* ``crop_background``: a random ``[N, N]`` crop of the ``[2N, 2N]``
+  background, one offset per sample drawn from the rng.
+
+Shape-image coordinates follow the renderer's object space (x right, y up,
+z towards the camera); pixel (i, j) of the shape image is vertex ``i * N + j``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+SHAPE_PARAMS = ('raw', 'offset_disc', 'offset_hemisphere')
+
+
+# ----------------------------------------------------------------------------
+# Eq 13: shape image pyramid.
+
+
+@functools.lru_cache(maxsize=64)
+def gaussian_blur_matrix(n: int, sigma: float, truncate: float = 3.0) -> np.ndarray:
+  """1-D Gaussian blur as an ``[n, n]`` matrix with edge-replicate boundary.
+
+  Row i holds the weights with which output pixel i averages the inputs; taps
+  beyond the border are clamped to the edge pixel, so every row sums to one
+  (a constant image stays constant). ``sigma`` in pixels; the kernel is
+  truncated at ``truncate * sigma``.
+  """
+  if sigma <= 0:
+    raise ValueError(f'blur sigma must be > 0, got {sigma}')
+  radius = max(1, int(math.ceil(truncate * sigma)))
+  taps = np.arange(-radius, radius + 1)
+  g = np.exp(-0.5 * (taps / sigma) ** 2)
+  g /= g.sum()
+  m = np.zeros((n, n), np.float64)
+  for i in range(n):
+    np.add.at(m[i], np.clip(i + taps, 0, n - 1), g)
+  return m.astype(np.float32)
+
+
+def gaussian_blur(images: jax.Array, sigma: float) -> jax.Array:
+  """Separable Gaussian blur of ``[B, N, N, C]`` (sigma in pixels)."""
+  chex.assert_rank(images, 4)
+  n_h, n_w = images.shape[1], images.shape[2]
+  mh = jnp.asarray(gaussian_blur_matrix(n_h, float(sigma)), images.dtype)
+  mw = jnp.asarray(gaussian_blur_matrix(n_w, float(sigma)), images.dtype)
+  return jnp.einsum('ih,bhwc,jw->bijc', mh, images, mw)
+
+
+def pyramid_weights(levels: int) -> np.ndarray:
+  """The eq 13 weights ``1 / 2^k`` for ``k = 0 .. K-1``."""
+  return 1.0 / 2.0 ** np.arange(levels)
+
+
+def shape_pyramid(shape_images: jax.Array, levels: int) -> jax.Array:
+  """Eq 13: ``[B, N, N, 3K] -> [B, N, N, 3]``.
+
+  Level k (channels ``3k:3k+3``) is blurred with sigma ``2^k`` pixels of the
+  shape image and weighted by ``1 / 2^k``. Level 0 is not blurred (sigma = 1
+  in the printed equation would blur the finest level too; we read level 0 as
+  the unblurred image so that ``K = 1`` is the identity, as the config
+  documents: '1 = off').
+  """
+  chex.assert_rank(shape_images, 4)
+  if levels < 1:
+    raise ValueError(f'shape_pyramid_levels must be >= 1, got {levels}')
+  if shape_images.shape[-1] != 3 * levels:
+    raise ValueError(f'shape pyramid expects 3*K = {3 * levels} channels, got '
+                     f'{shape_images.shape[-1]}')
+  out = shape_images[..., 0:3]
+  for k in range(1, levels):
+    out = out + gaussian_blur(shape_images[..., 3 * k:3 * k + 3], 2.0 ** k) / 2.0 ** k
+  return out
+
+
+# ----------------------------------------------------------------------------
+# Eq 14: size constraint.
+
+
+def tanh_ratio_of_sq(r2: jax.Array, eps: float = 1e-4) -> jax.Array:
+  """``tanh(r) / r`` as a function of ``r2 = r^2``, safe (value and all
+  derivatives) at 0: below ``eps`` it uses ``1 - r^2/3 + 2 r^4/15 - 17 r^6/315``.
+  """
+  small = r2 < eps
+  r2_safe = jnp.where(small, 1.0, r2)
+  r = jnp.sqrt(r2_safe)
+  big = jnp.tanh(r) / r
+  series = 1.0 - r2 / 3.0 + 2.0 * r2 ** 2 / 15.0 - 17.0 * r2 ** 3 / 315.0
+  return jnp.where(small, series, big)
+
+
+def size_constraint(s: jax.Array, s_max: float) -> jax.Array:
+  """Eq 14: ``s * tanh(|s|) / |s| * s_max`` with the L2 norm per pixel.
+
+  ``s [..., 3] -> [..., 3]``; the output norm is ``s_max * tanh(|s|) < s_max``.
+  Finite value and gradient at ``s = 0`` (where it is ``s_max * s``).
+  """
+  chex.assert_axis_dimension(s, -1, 3)
+  r2 = jnp.sum(jnp.square(s), axis=-1, keepdims=True)
+  return s * tanh_ratio_of_sq(r2) * s_max
+
+
+# ----------------------------------------------------------------------------
+# Base surfaces for the offset parametrisations.
+
+
+@functools.lru_cache(maxsize=64)
+def base_surface(n: int, kind: str, radius: float = 1.0) -> np.ndarray:
+  """A base shape image ``[n, n, 3]`` (float32) for ``shape_param``.
+
+  Pixel (i, j) sits at ``x = radius * ((j + 0.5) / n * 2 - 1)``,
+  ``y = -radius * ((i + 0.5) / n * 2 - 1)`` (y up: row 0 is the top).
+
+  * 'disc': the flat grid, z = 0;
+  * 'hemisphere': ``z = sqrt(radius^2 - x^2 - y^2)`` inside the disc of
+    ``radius`` (towards the camera), 0 outside;
+  * 'raw': zeros (the generator predicts coordinates directly).
+  """
+  if kind == 'raw':
+    return np.zeros((n, n, 3), np.float32)
+  c = ((np.arange(n) + 0.5) / n * 2.0 - 1.0) * radius
+  x = np.broadcast_to(c[None, :], (n, n))
+  y = np.broadcast_to(-c[:, None], (n, n))
+  if kind == 'disc':
+    z = np.zeros((n, n))
+  elif kind == 'hemisphere':
+    z = np.sqrt(np.maximum(radius ** 2 - x ** 2 - y ** 2, 0.0))
+  else:
+    raise ValueError(f"unknown base surface {kind!r} (expected raw|disc|hemisphere)")
+  return np.stack([x, y, z], axis=-1).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------
+# Assembling the scene.
+
+
+def split_object_output(obj: jax.Array, levels: int) -> tuple[jax.Array, jax.Array]:
+  """G_o output ``[B, 2N, 2N, 3K + 3]`` -> (shape ``[B, N, N, 3K]``, texture
+  ``[B, 2N, 2N, 3]``). The shape channels are 2x2 average-pooled to N."""
+  chex.assert_rank(obj, 4)
+  b, h, w, c = obj.shape
+  if c != 3 * levels + 3:
+    raise ValueError(f'object generator output has {c} channels, expected '
+                     f'3*K + 3 = {3 * levels + 3}')
+  if h != w or h % 2:
+    raise ValueError(f'object generator output must be square 2N x 2N, got {h}x{w}')
+  shape = obj[..., :3 * levels].reshape(b, h // 2, 2, w // 2, 2, 3 * levels).mean((2, 4))
+  texture = obj[..., 3 * levels:]
+  return shape, texture
+
+
+def build_shape_image(raw_shape: jax.Array, model_cfg: Any) -> jax.Array:
+  """Raw shape channels ``[B, N, N, 3K]`` -> shape image ``[B, N, N, 3]``.
+
+  ``s = shape_output_scale * pyramid(raw)`` (eq 13), then
+  ``s = base_surface + s`` for the offset parametrisations, then eq 14
+  (``size_constraint(s, s_max)``) if ``model_cfg.size_constraint``.
+  """
+  levels = int(model_cfg.shape_pyramid_levels)
+  param = str(model_cfg.shape_param)
+  if param not in SHAPE_PARAMS:
+    raise ValueError(f'config.model.shape_param must be one of {SHAPE_PARAMS}, got {param!r}')
+  s = shape_pyramid(raw_shape, levels) * float(model_cfg.shape_output_scale)
+  n = s.shape[1]
+  if param != 'raw':
+    kind = param[len('offset_'):]
+    s = s + jnp.asarray(base_surface(n, kind, float(model_cfg.base_radius)), s.dtype)
+  if bool(model_cfg.size_constraint):
+    s = size_constraint(s, float(model_cfg.s_max))
+  chex.assert_shape(s, (raw_shape.shape[0], n, n, 3))
+  return s
+
+
+def crop_background(background: jax.Array, n: int, rng: jax.Array) -> jax.Array:
+  """A random ``[n, n]`` crop per sample: ``[B, 2n, 2n, C] -> [B, n, n, C]``.
+
+  Offsets are uniform integers in ``[0, H - n]``, drawn per sample from rng.
+  """
+  chex.assert_rank(background, 4)
+  b, h, w, c = background.shape
+  if h < n or w < n:
+    raise ValueError(f'background {h}x{w} is smaller than the crop {n}x{n}')
+  ky, kx = jax.random.split(rng)
+  oy = jax.random.randint(ky, (b,), 0, h - n + 1)
+  ox = jax.random.randint(kx, (b,), 0, w - n + 1)
+  crop = jax.vmap(lambda im, y, x: jax.lax.dynamic_slice(im, (y, x, 0), (n, n, c)))
+  return crop(background, oy, ox)
