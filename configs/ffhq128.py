@@ -61,6 +61,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   t.ema_kimg = 10.0
   t.progressive_fade_kimg = 600.0
   t.progressive_stable_kimg = 600.0
+  t.data_resume = 'reseed'           # O(1) resume of the 70k-image stream
   t.log_every_steps = 100
   t.sample_every_steps = 2000
   t.checkpoint_every_steps = 2000

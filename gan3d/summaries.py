@@ -1,14 +1,18 @@
 """TensorBoard summaries and a JSON-lines metrics log (process 0 only).
 
-Event files are written with ``tf.summary`` (tensorflow-cpu is a dependency);
-TensorFlow is imported lazily on the first writer so that runs with
-``config.train.summaries=False`` and the tests do not pay for it. Every
+Event files are written with TensorFlow's low-level ``tf.summary.write`` op
+and the TensorBoard plugin metadata ('scalars', 'images') set by hand, so
+only tensorflow-cpu is needed (``tf.summary.scalar``/``image`` would need the
+``tensorboard`` package, which is only needed to *view* the logs). TensorFlow
+is imported lazily on the first writer so that runs with
+``config.train.summaries=False`` do not pay for it. Every
 logged scalar is also appended to ``<workdir>/metrics.jsonl`` -- one JSON
 object per log step -- which needs nothing and is easy to diff.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from typing import Mapping, Optional
@@ -37,7 +41,12 @@ class Writer:
     if tensorboard:
       import tensorflow as tf  # pylint: disable=g-import-not-at-top
       tf.config.set_visible_devices([], 'GPU')  # never let TF take the GPU
+      from tensorflow.core.framework import summary_pb2  # pylint: disable=g-import-not-at-top
       self._tf = tf
+      self._meta = {
+          kind: summary_pb2.SummaryMetadata(
+              plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=kind))
+          for kind in ('scalars', 'images')}
       self._tb = tf.summary.create_file_writer(os.path.join(workdir, 'tb'))
 
   def scalars(self, step: int, scalars: Mapping[str, float]):
@@ -49,7 +58,8 @@ class Writer:
     if self._tb is not None:
       with self._tb.as_default(step=int(step)):
         for k, v in values.items():
-          self._tf.summary.scalar(k, v)
+          self._tf.summary.write(k, self._tf.constant(v, self._tf.float32),
+                                 metadata=self._meta['scalars'])
 
   def images(self, step: int, images: Mapping[str, np.ndarray]):
     """``images``: name -> ``[H, W, 3]`` float in [0, 1] (e.g. a grid)."""
@@ -57,8 +67,11 @@ class Writer:
       return
     with self._tb.as_default(step=int(step)):
       for k, v in images.items():
-        v = np.clip(np.asarray(v, np.float32), 0.0, 1.0)
-        self._tf.summary.image(k, v[None], max_outputs=1)
+        png = _encode_png(v)
+        h, w = np.asarray(v).shape[:2]
+        self._tf.summary.write(
+            k, self._tf.constant([str(w).encode(), str(h).encode(), png]),
+            metadata=self._meta['images'])
 
   def flush(self):
     if self._tb is not None:
@@ -71,6 +84,15 @@ class Writer:
     if self._tb is not None:
       self._tb.close()
       self._tb = None
+
+
+def _encode_png(image: np.ndarray) -> bytes:
+  """``[H, W, 3]`` float in [0, 1] -> PNG bytes."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  u8 = np.round(np.clip(np.asarray(image, np.float32), 0, 1) * 255).astype(np.uint8)
+  buf = io.BytesIO()
+  Image.fromarray(u8).save(buf, format='PNG')
+  return buf.getvalue()
 
 
 def image_grid(rows: list[np.ndarray], pad: int = 1) -> np.ndarray:

@@ -131,6 +131,53 @@ def make_sampler(config: ml_collections.ConfigDict, seed_key: jax.Array):
   return sample
 
 
+# Keys of config.train that do not change the compiled step.
+_NOT_IN_STEP = ('total_steps', 'log_every_steps', 'sample_every_steps',
+                'checkpoint_every_steps', 'keep_checkpoints', 'summaries',
+                'progress_bar', 'data_resume', 'num_sample_images',
+                'sample_yaws_deg')
+_COMPILED_STEPS = {}
+
+
+def compiled_step(config: ml_collections.ConfigDict, mesh,
+                  stage: train_step_lib.Stage):
+  """`train_step.make_train_step`, memoised per process on everything the
+  step depends on, so that repeated ``train_and_evaluate`` calls in one
+  process (resume in a notebook, tests) reuse the compiled program."""
+  key = (_step_key(config), stage, mesh)
+  if key not in _COMPILED_STEPS:
+    _COMPILED_STEPS[key] = train_step_lib.make_train_step(config, mesh, stage)
+  return _COMPILED_STEPS[key]
+
+
+def _compiled_init(config: ml_collections.ConfigDict, mesh):
+  """Jitted `create_train_state`, memoised like `compiled_step`."""
+  key = ('init', _step_key(config), mesh)
+  if key not in _COMPILED_STEPS:
+    _COMPILED_STEPS[key] = jax.jit(
+        functools.partial(state_lib.create_train_state, config),
+        out_shardings=distributed.replicated(mesh))
+  return _COMPILED_STEPS[key]
+
+
+def _step_key(config: ml_collections.ConfigDict) -> str:
+  """The config minus data and logging keys, as a hashable string."""
+  d = config.to_dict()
+  d.pop('data', None)
+  d['train'] = {k: v for k, v in d['train'].items() if k not in _NOT_IN_STEP}
+  return repr(sorted(_flatten(d).items()))
+
+
+def _flatten(d, prefix=''):
+  out = {}
+  for k, v in d.items():
+    if isinstance(v, dict):
+      out.update(_flatten(v, f'{prefix}{k}.'))
+    else:
+      out[prefix + k] = v
+  return out
+
+
 def _mean_metrics(history: list[dict]) -> dict:
   """Averages over the steps since the last log; r1/pl over their steps."""
   out = {}
@@ -192,13 +239,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
   t = config.train
   main = distributed.is_main_process()
   mesh = distributed.make_mesh()
-  repl = distributed.replicated(mesh)
 
   root = jax.random.PRNGKey(int(config.seed))
   init_key, sample_key = jax.random.split(root)
-  init = jax.jit(functools.partial(state_lib.create_train_state, config),
-                 out_shardings=repl)
-  state = init(init_key)
+  state = _compiled_init(config, mesh)(init_key)
   manager = checkpoint.make_manager(workdir, int(t.keep_checkpoints))
   restored = checkpoint.restore_latest(manager, state)
   if restored is not None:
@@ -219,63 +263,65 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
   last_time, last_step = time.perf_counter(), start
   data = data_iterator(config, start) if start < total else None
 
-  with StopRequested() as stop, _progress_bar(
-      main and bool(t.progress_bar), start, total) as bar:
-    step = start
-    while step < total:
-      stage = train_step_lib.stage_at(config, step)
-      if stage not in compiled:
-        compiled[stage] = train_step_lib.make_train_step(config, mesh, stage)
-        if step > 0 or stage.res != int(config.resolution):
-          _say(bar, f'step {step}: training stage at resolution {stage.res}')
-      batch = distributed.global_batch(next(data), mesh)
-      state, metrics = compiled[stage](state, batch)
-      metrics = jax.device_get(metrics)
-      step += 1
-      _check_finite(metrics, step)
-      history.append(metrics)
+  try:
+    with StopRequested() as stop, _progress_bar(
+        main and bool(t.progress_bar), start, total) as bar:
+      step = start
+      while step < total:
+        stage = train_step_lib.stage_at(config, step)
+        if stage not in compiled:
+          compiled[stage] = compiled_step(config, mesh, stage)
+          if step > 0 or stage.res != int(config.resolution):
+            _say(bar, f'step {step}: training stage at resolution {stage.res}')
+        batch = distributed.global_batch(next(data), mesh)
+        state, metrics = compiled[stage](state, batch)
+        metrics = jax.device_get(metrics)
+        step += 1
+        _check_finite(metrics, step)
+        history.append(metrics)
 
-      if bar is not None:
-        bar.update(1)
-        bar.set_postfix(d=f'{metrics["d_loss"]:.3f}', g=f'{metrics["g_loss"]:.3f}',
-                        refresh=False)
-      if step % t.log_every_steps == 0 or step == total:
-        now = time.perf_counter()
-        ips = (step - last_step) * t.batch_size / max(now - last_time, 1e-9)
-        last_time, last_step = now, step
-        scalars = _mean_metrics(history)
-        scalars['images_per_sec'] = ips
-        scalars['kimg'] = step * t.batch_size / 1000.0
-        scalars['resolution'] = stage.res
-        history = []
-        writer.scalars(step, scalars)
         if bar is not None:
-          bar.set_postfix(d=f'{scalars["d_loss"]:.3f}',
-                          g=f'{scalars["g_loss"]:.3f}', img_s=f'{ips:.1f}')
-        else:
-          logging.info('step %d: %s', step,
-                       ', '.join(f'{k}={v:.4g}' for k, v in scalars.items()))
-      if sampler is not None and main and (
-          step % t.sample_every_steps == 0 or step == total):
-        rows = jax.device_get(sampler(state.g_ema_params,
-                                      stage.res if stage.res != int(config.resolution)
-                                      else None,
-                                      jnp.float32(metrics['fade_alpha'])))
-        order = [k for k in rows if k.startswith('image')] + \
-                [k for k in rows if k.startswith('normals')] + \
-                ['texture', 'background']
-        writer.images(step, {'samples/ema': summaries.image_grid(
-            [rows[k] for k in order])})
-        writer.flush()
+          bar.update(1)
+          bar.set_postfix(d=f'{metrics["d_loss"]:.3f}', g=f'{metrics["g_loss"]:.3f}',
+                          refresh=False)
+        if step % t.log_every_steps == 0 or step == total:
+          now = time.perf_counter()
+          ips = (step - last_step) * t.batch_size / max(now - last_time, 1e-9)
+          last_time, last_step = now, step
+          scalars = _mean_metrics(history)
+          scalars['images_per_sec'] = ips
+          scalars['kimg'] = step * t.batch_size / 1000.0
+          scalars['resolution'] = stage.res
+          history = []
+          writer.scalars(step, scalars)
+          if bar is not None:
+            bar.set_postfix(d=f'{scalars["d_loss"]:.3f}',
+                            g=f'{scalars["g_loss"]:.3f}', img_s=f'{ips:.1f}')
+          else:
+            logging.info('step %d: %s', step,
+                         ', '.join(f'{k}={v:.4g}' for k, v in scalars.items()))
+        if sampler is not None and main and (
+            step % t.sample_every_steps == 0 or step == total):
+          rows = jax.device_get(sampler(state.g_ema_params,
+                                        stage.res if stage.res != int(config.resolution)
+                                        else None,
+                                        jnp.float32(metrics['fade_alpha'])))
+          order = [k for k in rows if k.startswith('image')] + \
+                  [k for k in rows if k.startswith('normals')] + \
+                  ['texture', 'background']
+          writer.images(step, {'samples/ema': summaries.image_grid(
+              [rows[k] for k in order])})
+          writer.flush()
 
-      stopping = distributed.any_process(stop.requested)
-      if step % t.checkpoint_every_steps == 0 or step == total or stopping:
-        if checkpoint.save(manager, state):
-          _say(bar, f'saved checkpoint of step {step} to {manager.directory}')
-      if stopping:
-        _say(bar, f'stopped by signal at step {step}; resume with the same '
-             '--workdir')
-        break
-  writer.close()
-  manager.close()
+        stopping = distributed.any_process(stop.requested)
+        if step % t.checkpoint_every_steps == 0 or step == total or stopping:
+          if checkpoint.save(manager, state):
+            _say(bar, f'saved checkpoint of step {step} to {manager.directory}')
+        if stopping:
+          _say(bar, f'stopped by signal at step {step}; resume with the same '
+               '--workdir')
+          break
+  finally:
+    writer.close()
+    manager.close()
   return state

@@ -269,7 +269,7 @@ def train_step(state: state_lib.TrainState, batch: dict,
   g_ema = losses.ema_update(state.g_ema_params, g_params, beta)
   w_avg = losses.update_w_avg(state.w_avg, g_aux['w'], config.model.w_avg_beta)
 
-  d_norm, g_norm = optax.global_norm(dg), optax.global_norm(gg)
+  d_norm, g_norm = optax.tree.norm(dg), optax.tree.norm(gg)
   metrics = dict(
       d_loss=d_aux['d_loss'], g_loss=g_aux['g_loss'],
       r1=d_aux['r1'], r1_step=do_r1.astype(jnp.float32),

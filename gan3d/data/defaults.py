@@ -16,7 +16,6 @@ for shuffling and flips is `config.seed`, and the global batch size is
                            in data_dir yet (else fail with a clear message).
   config.data.flip         random horizontal flips (p = 1/2) in training.
   config.data.prefetch     batches prepared ahead by a background thread.
-  config.data.num_read_threads  threads decoding examples for one batch.
   config.data.synthetic.*  the synthetic face set (see below)
   config.data.folder.*     decoding of image folders ('ffhq' and 'folder')
 
@@ -32,7 +31,10 @@ Synthetic faces (`config.data.synthetic`):
                            crisp rasterizer, then box-downsample (anti-aliasing).
   mesh_res_factor          face grid has round(factor * N) vertices per side.
   window                   rasterizer window K at the supersampled resolution;
-                           generation fails if any triangle overflows it.
+                           batches where a triangle overflows it are
+                           re-rendered with a larger window (same result,
+                           slower), so this is a speed knob.
+  canonical_window         the same for the frontal (canonical) render.
   disc_radius              radius R of the face disc in object units.
   fit_radius               meshes are scaled to lie within this radius (<= 1).
   texture_res_factor       face texture is factor * N texels per side.
@@ -58,6 +60,7 @@ Folders (`config.data.folder`):
                            0 = 'train' only.
   extensions               file name endings read (case-insensitive).
   warn_paths               how many bad paths the warning names.
+  num_workers              threads decoding and resizing images when building.
 """
 from __future__ import annotations
 
@@ -80,6 +83,7 @@ def synthetic_config() -> ml_collections.ConfigDict:
   c.supersample = 4
   c.mesh_res_factor = 2.0
   c.window = 6
+  c.canonical_window = 4
   c.disc_radius = 0.85
   c.fit_radius = 0.98
   c.texture_res_factor = 4
@@ -105,6 +109,7 @@ def folder_config(test_fraction: float = 0.0) -> ml_collections.ConfigDict:
   c.test_fraction = test_fraction
   c.extensions = ('png', 'jpg', 'jpeg', 'webp')
   c.warn_paths = 5
+  c.num_workers = 4
   return c
 
 
@@ -121,7 +126,6 @@ def data_config(variant: str = 'synthetic') -> ml_collections.ConfigDict:
   c.build_if_missing = True
   c.flip = True
   c.prefetch = 2
-  c.num_read_threads = 4
   c.synthetic = synthetic_config()
   c.folder = folder_config()
   return c

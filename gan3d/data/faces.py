@@ -11,7 +11,8 @@ a sum of smooth terms, each with random parameters:
 
   head     elliptic dome H (1 - q^p), q the elliptic radius of (u, v) with half
            axes (a, b) and a jaw that narrows the lower half; beyond the head
-           ellipse (q > 1) the surface falls back (the "skirt" of the disc),
+           ellipse (q > 1) the surface falls back smoothly to -skirt_depth
+           (the "skirt" of the disc),
   brows    two elongated bumps above the eyes,
   eyes     two sockets (anisotropic Gaussian dips),
   nose     a ridge from between the eyes to the tip, growing towards the tip,
@@ -49,6 +50,7 @@ DEFAULT_RANGES: dict[str, tuple[float, float]] = {
     'head_half_height': (0.92, 1.0),  # b
     'head_power': (2.0, 3.0),         # p: flatter front for larger p
     'jaw': (0.78, 0.95),              # lower-half width factor
+    'skirt_depth': (0.2, 0.35),       # how far the disc rim falls back
     # eyes
     'eye_x': (0.27, 0.36),
     'eye_y': (0.12, 0.24),
@@ -119,14 +121,16 @@ def sample_face_params(rng, ranges: Mapping[str, tuple[float, float]]
   missing = set(DEFAULT_RANGES) - set(ranges)
   if missing:
     raise ValueError(f'face ranges miss {sorted(missing)}')
-  out = {}
-  for k, name in enumerate(sorted(DEFAULT_RANGES)):
-    lo, hi = (float(x) for x in ranges[name])
-    if not lo <= hi:
-      raise ValueError(f'face range {name}=({lo}, {hi}): min must be <= max')
-    out[name] = jax.random.uniform(jax.random.fold_in(rng, k), (),
-                                   jnp.float32, lo, hi)
-  return out
+  names = sorted(DEFAULT_RANGES)
+  lo, hi = np.array([[float(x) for x in ranges[k]] for k in names],
+                    np.float32).T
+  bad = [k for k, a, b in zip(names, lo, hi) if not a <= b]
+  if bad:
+    raise ValueError(f'face ranges {bad}: min must be <= max')
+  # One draw for all parameters: few PRNG calls keep compilation fast.
+  u = jax.random.uniform(rng, (len(names),), jnp.float32)
+  x = lo + u * (hi - lo)
+  return {k: x[i] for i, k in enumerate(names)}
 
 
 def _gauss(u, v, cu, cv, su, sv):
@@ -143,7 +147,12 @@ def _head_q(p, u, v):
 def relief(p: Mapping[str, jax.Array], u, v):
   """Height z (object units) of the face at parameter points u, v (any shape)."""
   q = _head_q(p, u, v)
-  z = p['head_height'] * (1.0 - q ** p['head_power'])
+  h, pw = p['head_height'], p['head_power']
+  # Inside the outline a dome; outside a C1 continuation that saturates at
+  # -skirt_depth (slope -h * pw at q = 1 on both sides).
+  w = p['skirt_depth'] / (h * pw)
+  z = jnp.where(q <= 1.0, h * (1.0 - q ** pw),
+                -p['skirt_depth'] * jnp.tanh((q - 1.0) / w))
   # Eye sockets and brows (mirror symmetric).
   for s in (-1.0, 1.0):
     z -= p['eye_depth'] * _gauss(u, v, s * p['eye_x'], p['eye_y'],
@@ -157,7 +166,7 @@ def relief(p: Mapping[str, jax.Array], u, v):
   # Nose ridge: grows from the brow line to the tip, then falls off quickly.
   top, tip = p['eye_y'], p['nose_tip_y']
   t = jnp.clip((top - v) / (top - tip), 0.0, 1.0) ** p['nose_power']
-  below = jnp.exp(-0.5 * (jnp.minimum(v - tip, 0.0) / 0.045) ** 2)
+  below = jnp.exp(-0.5 * (jnp.minimum(v - tip, 0.0) / 0.08) ** 2)
   width = p['nose_width'] * (0.6 + 0.6 * t)
   z += p['nose_height'] * t * below * jnp.exp(-0.5 * (u / width) ** 2)
   # Lips: two bumps with a crease between.
@@ -207,10 +216,40 @@ def _palette(palette, t):
   return pal[i] * (1 - f) + pal[i + 1] * f
 
 
-def smooth_noise(rng, size: int, cells: int, channels: int):
-  """Zero-mean unit-ish noise [size, size, channels], smooth at `cells` scale."""
-  g = jax.random.normal(rng, (cells + 1, cells + 1, channels))
-  return jax.image.resize(g, (size, size, channels), 'cubic')
+def _interp_matrix(size: int, cells: int) -> np.ndarray:
+  """[size, cells + 1] weights: C1 (smoothstep) interpolation of cells + 1
+  lattice values at `size` pixel centres spanning the lattice."""
+  x = (np.arange(size) + 0.5) / size * cells
+  i0 = np.clip(np.floor(x).astype(int), 0, cells - 1)
+  f = x - i0
+  f = f * f * (3 - 2 * f)
+  m = np.zeros((size, cells + 1), np.float32)
+  m[np.arange(size), i0] = 1 - f
+  m[np.arange(size), i0 + 1] += f
+  return m
+
+
+def smooth_noise(lattice, size: int):
+  """Smooth noise [size, size, C] interpolating lattice [cy + 1, cx + 1, C].
+
+  Separable smoothstep interpolation (matrix products: cheap to compile and
+  run). With standard normal lattice values the result is zero-mean noise
+  with features at the lattice scale.
+  """
+  cy, cx = lattice.shape[0] - 1, lattice.shape[1] - 1
+  return jnp.einsum('ia,abc,jb->ijc', _interp_matrix(size, cy), lattice,
+                    _interp_matrix(size, cx))
+
+
+def _normals(rng, shapes):
+  """Standard normal arrays of the given shapes from a single PRNG draw."""
+  sizes = [int(np.prod(s)) for s in shapes]
+  flat = jax.random.normal(rng, (sum(sizes),))
+  out, start = [], 0
+  for shape, n in zip(shapes, sizes):
+    out.append(flat[start:start + n].reshape(shape))
+    start += n
+  return out
 
 
 def _soft_inside(signed, softness):
@@ -226,11 +265,11 @@ def face_texture(p: Mapping[str, jax.Array], rng, tex_res: int):
   c = (jnp.arange(tex_res, dtype=jnp.float32) + 0.5) / tex_res * 2.0 - 1.0
   u, v = jnp.meshgrid(c, -c)
   soft = 2.0 / tex_res                      # about one texel
-  k_blotch, k_hair = jax.random.split(rng, 2)
+  g_blotch, g_hair = _normals(rng, [(9, 9, 1), (9, tex_res // 2 + 1, 1)])
   skin = _palette(SKIN_PALETTE, p['skin_tone'])
   skin = skin + p['skin_jitter'] * jnp.array([1.0, 0.3, -0.6])
   col = jnp.broadcast_to(skin, u.shape + (3,))
-  blotch = smooth_noise(k_blotch, tex_res, 8, 1)
+  blotch = smooth_noise(g_blotch, tex_res)
   col = col * (1.0 + p['blotch_strength'] * blotch)
   # Cheek blush.
   for s in (-1.0, 1.0):
@@ -274,8 +313,7 @@ def face_texture(p: Mapping[str, jax.Array], rng, tex_res: int):
   side = _soft_inside(0.93 - _head_q(p, u, v), 0.02) * _soft_inside(
       (p['eye_y'] - 0.05) - v, 0.03)
   hair_w = jnp.maximum(top, side)
-  streak = jax.random.normal(k_hair, (9, tex_res // 2 + 1, 1))
-  streak = jax.image.resize(streak, (tex_res, tex_res, 1), 'linear')
+  streak = smooth_noise(g_hair, tex_res)
   hair_tex = hair * (1 + p['hair_streaks'] * 3 * streak)
   col = col * (1 - hair_w[..., None]) + hair_w[..., None] * hair_tex
   return jnp.clip(col, 0.0, 1.0)
@@ -291,38 +329,29 @@ def background(rng, size: int, noise_octaves: int, noise_strength,
   random oriented stripe / cell texture with weight drawn from
   `texture_strength` = (min, max).
   """
-  ks = jax.random.split(rng, 8)
-  c1 = jax.random.uniform(ks[0], (3,))
-  c2 = jax.random.uniform(ks[1], (3,))
-  ang = jax.random.uniform(ks[2], (), minval=0.0, maxval=2 * math.pi)
+  k_u, k_n = jax.random.split(rng)
+  u = jax.random.uniform(k_u, (16,))
+  c1, c2, tint = u[0:3], u[3:6], 0.5 + 0.5 * u[6:9]
+  ang, phi, phase = 2 * math.pi * u[9], math.pi * u[10], 2 * math.pi * u[11]
+  strength = noise_strength[0] + u[12] * (noise_strength[1] - noise_strength[0])
+  freq, mix = 3.0 + 11.0 * u[13], u[14]
+  tw = texture_strength[0] + u[15] * (texture_strength[1] - texture_strength[0])
   t = (jnp.arange(size, dtype=jnp.float32) + 0.5) / size * 2.0 - 1.0
   x, y = jnp.meshgrid(t, t)
   proj = 0.5 + 0.35 * (x * jnp.cos(ang) + y * jnp.sin(ang))
   img = c1 * (1 - proj[..., None]) + c2 * proj[..., None]
-  strength = jax.random.uniform(ks[3], (), minval=noise_strength[0],
-                                maxval=noise_strength[1])
+  cells = [2 ** (o + 1) for o in range(noise_octaves)]
+  lattices = _normals(k_n, [(c + 1, c + 1, 4) for c in cells])
   noise = jnp.zeros((size, size, 3))
-  kn = ks[4]
-  for o in range(noise_octaves):
-    cells = 2 ** (o + 1)
-    kn, k1, k2 = jax.random.split(kn, 3)
-    lum = smooth_noise(k1, size, cells, 1)
-    chroma = smooth_noise(k2, size, cells, 3)
-    noise = noise + (0.5 ** o) * (0.7 * lum + 0.3 * chroma)
+  for o, g in enumerate(lattices):
+    n = smooth_noise(g, size)           # [size, size, 4]: luminance, chroma
+    noise = noise + (0.5 ** o) * (0.7 * n[..., :1] + 0.3 * n[..., 1:])
   img = img + strength * noise
-  # Oriented stripes modulated by a cell pattern.
-  kt = jax.random.split(ks[5], 4)
-  freq = jax.random.uniform(kt[0], (), minval=3.0, maxval=14.0)
-  phi = jax.random.uniform(kt[1], (), minval=0.0, maxval=math.pi)
-  phase = jax.random.uniform(kt[2], (), minval=0.0, maxval=2 * math.pi)
+  # Oriented stripes mixed with a cell (checker) pattern.
   stripes = jnp.sin(freq * math.pi * (x * jnp.cos(phi) + y * jnp.sin(phi))
                     + phase)
   cellp = jnp.sign(jnp.sin(freq * 1.3 * x + phase) * jnp.sin(freq * 1.3 * y))
-  mix = jax.random.uniform(kt[3], ())
   pattern = mix * stripes + (1 - mix) * 0.5 * cellp
-  tw = jax.random.uniform(ks[6], (), minval=texture_strength[0],
-                          maxval=texture_strength[1])
-  tint = jax.random.uniform(ks[7], (3,), minval=0.5, maxval=1.0)
   img = img + tw * pattern[..., None] * tint
   return jnp.clip(img, 0.0, 1.0)
 

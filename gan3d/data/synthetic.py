@@ -57,6 +57,7 @@ class SynthSpec:
   mesh_res: int
   texture_res: int
   window: int
+  canonical_window: int
   camera_distance: float
   disc_radius: float
   fit_radius: float
@@ -112,6 +113,7 @@ def spec_from_config(config) -> SynthSpec:
   return SynthSpec(
       resolution=n, supersample=int(s.supersample), mesh_res=mesh_res,
       texture_res=int(s.texture_res_factor) * n, window=int(s.window),
+      canonical_window=int(s.canonical_window),
       camera_distance=float(s.camera_distance),
       disc_radius=float(s.disc_radius), fit_radius=float(s.fit_radius),
       yaw_range_deg=tuple(map(float, s.yaw_range_deg)),
@@ -161,19 +163,23 @@ def render_example(key, spec: SynthSpec):
   'overflow' (triangles clipped by the rasterizer window; must be 0).
   """
   n, s = spec.resolution, spec.hires
-  k_face, k_tex, k_bg, k_view, k_light, k_amb, k_pts = (
-      jax.random.fold_in(key, i) for i in range(7))
+  k_face, k_tex, k_bg, k_u, k_pts = (jax.random.fold_in(key, i)
+                                     for i in range(5))
+  # View (2), light direction (2), ambient (1): one draw (fast compilation).
+  u = jax.random.uniform(k_u, (5,))
   params = faces.sample_face_params(k_face, dict(spec.face))
   verts = faces.face_vertices(params, spec.mesh_res, spec.disc_radius,
                               spec.fit_radius)
   tri = render.topology.grid_faces(spec.mesh_res)
   uv = faces.face_uv(spec.mesh_res)
   tex = faces.face_texture(params, k_tex, spec.texture_res)
-  bg = faces.background(k_bg, s, spec.bg_noise_octaves,
+  # The background is made at N x N: compositing with the box-filtered
+  # coverage below equals box-filtering a nearest-upsampled background.
+  bg = faces.background(k_bg, n, spec.bg_noise_octaves,
                         spec.bg_noise_strength, spec.bg_texture_strength)
   lo = jnp.deg2rad(jnp.array([spec.yaw_range_deg[0], spec.pitch_range_deg[0]]))
   hi = jnp.deg2rad(jnp.array([spec.yaw_range_deg[1], spec.pitch_range_deg[1]]))
-  view = lo + jax.random.uniform(k_view, (2,)) * (hi - lo)
+  view = lo + u[0:2] * (hi - lo)
   settings = render.RenderSettings(height=s, width=s, soft=False,
                                    window=spec.window,
                                    camera_distance=spec.camera_distance)
@@ -186,28 +192,30 @@ def render_example(key, spec: SynthSpec):
       jnp.sum(out.normals * rays, -1, keepdims=True) > 0, -1.0, 1.0)
   albedo = out.image
   if spec.shading:
-    a = jnp.deg2rad(spec.light_spread_deg) * jnp.sqrt(
-        jax.random.uniform(k_light, ()))
-    phi = jax.random.uniform(jax.random.fold_in(k_light, 1), (),
-                             maxval=2 * math.pi)
+    # Light within light_spread_deg of the view axis, uniform over the cap's
+    # projected disc.
+    a = jnp.deg2rad(spec.light_spread_deg) * jnp.sqrt(u[2])
+    phi = 2 * math.pi * u[3]
     light = jnp.stack([jnp.sin(a) * jnp.cos(phi), jnp.sin(a) * jnp.sin(phi),
                        jnp.cos(a)])
-    ambient = jax.random.uniform(k_amb, (), minval=spec.ambient[0],
-                                 maxval=spec.ambient[1])
+    ambient = spec.ambient[0] + u[4] * (spec.ambient[1] - spec.ambient[0])
     albedo = albedo * faces.lambert(nrm, light, ambient)[..., None]
-  img_hr = jnp.where(mask[..., None] > 0, albedo, bg)
   cov, m, depth, normals = _downsample_gt(spec, mask, out.depth, nrm)
+  image = _box(albedo * mask[..., None], spec.supersample) + (
+      1.0 - cov[..., None]) * bg
 
-  canon = render.render_mesh(verts, tri, settings=settings, attributes=verts)
+  canon_settings = dataclasses.replace(settings, window=spec.canonical_window)
+  canon = render.render_mesh(verts, tri, settings=canon_settings,
+                             attributes=verts)
   _, _, canon_depth = _downsample_gt(spec, canon.mask, canon.depth)
   flat_mask = canon.mask.reshape(-1)
   idx = jax.random.choice(k_pts, s * s, (spec.num_points,), replace=False,
                           p=flat_mask / jnp.sum(flat_mask))
   points = canon.image.reshape(-1, 3)[idx]
-  result = dict(image=_box(img_hr, spec.supersample), depth=depth,
+  result = dict(image=image, depth=depth,
                 normals=normals, mask=m, coverage=cov, viewpoint=view,
                 canonical_depth=canon_depth, canonical_points=points,
-                background=_box(bg, spec.supersample),
+                background=bg,
                 overflow=out.overflow + canon.overflow)
   chex.assert_shape(result['image'], (n, n, 3))
   chex.assert_shape(result['canonical_points'], (spec.num_points, 3))
@@ -241,13 +249,32 @@ def to_record(ex: dict, i: int) -> dict:
       index=np.int64(i))
 
 
+def _render_without_overflow(keys, spec: SynthSpec, max_window: int = 32):
+  """`render_batch`, re-rendered with larger windows while triangles overflow.
+
+  The window only bounds the pixels tested per triangle, so a render without
+  overflow is the same whatever the window: results stay deterministic.
+  """
+  while True:
+    out = jax.device_get(render_batch(keys, spec))
+    if int(np.max(out['overflow'])) == 0:
+      return out
+    if max(spec.window, spec.canonical_window) >= max_window:
+      raise RuntimeError(
+          f'synthetic faces: {int(np.max(out["overflow"]))} triangles '
+          f'overflow the rasterizer window even at {max_window}')
+    spec = dataclasses.replace(spec, window=spec.window + 2,
+                               canonical_window=spec.canonical_window + 2)
+
+
 def generate(spec: SynthSpec, seed: int, split: str, num: int,
              batch_size: int, show_progress: bool = True
              ) -> Iterator[tuple[int, dict]]:
   """Yields (index, record) for examples 0..num-1 of `split`, in batches.
 
   The last batch is padded to `batch_size` (no recompilation) and trimmed.
-  Raises RuntimeError if any triangle overflowed the rasterizer window.
+  Batches where a triangle overflows the rasterizer window are re-rendered
+  with a larger window (same result, see `_render_without_overflow`).
   """
   if batch_size < 1:
     raise ValueError(f'synthetic.gen_batch_size={batch_size}: must be >= 1')
@@ -257,13 +284,8 @@ def generate(spec: SynthSpec, seed: int, split: str, num: int,
   try:
     for start in range(0, num, batch_size):
       idx = np.arange(start, start + batch_size)
-      out = jax.device_get(render_batch(example_keys(seed, split, idx), spec))
       count = min(batch_size, num - start)
-      if int(np.max(out['overflow'][:count])) > 0:
-        raise RuntimeError(
-            f'synthetic faces: {int(np.max(out["overflow"]))} triangles '
-            f'overflowed the rasterizer window {spec.window}; increase '
-            'config.data.synthetic.window')
+      out = _render_without_overflow(example_keys(seed, split, idx), spec)
       for b in range(count):
         yield start + b, to_record({k: v[b] for k, v in out.items()},
                                    start + b)
@@ -302,6 +324,9 @@ def _builder_classes():
     """Procedural 3D faces with depth, normals, mask, viewpoint ground truth."""
     VERSION = tfds.core.Version(VERSION)
     BUILDER_CONFIGS = []
+    # Nothing is downloaded: no checksums file (also avoids tfds looking up
+    # this module's resources, which needs the importlib_resources package).
+    url_infos = None
 
     def _info(self):
       c = self.builder_config

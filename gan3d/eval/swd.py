@@ -8,8 +8,9 @@ Follows Karras et al. 2018, "Progressive Growing of GANs", appendix D:
    G_l - upsample(G_{l+1}), the coarsest level is the Gaussian level itself.
    Levels go from H down to `config.min_resolution` (inclusive).
 2. From every level `config.patches_per_image` random 7x7 patches are taken
-   per image (positions drawn with `jax.random`), giving descriptors of
-   dimension 7 * 7 * 3.
+   per image (positions drawn with `jax.random`; both sets use the same
+   positions for the same image index, common random numbers, so identical
+   sets give exactly 0), giving descriptors of dimension 7 * 7 * 3.
 3. Descriptors of each set and level are normalised per colour channel: the
    mean and standard deviation over all descriptors and patch pixels of that
    set are removed (each set with its own statistics, as in the reference).
@@ -182,7 +183,7 @@ def swd(real, fake, seed: int = 0, config: ml_collections.ConfigDict | None = No
     k = jax.random.fold_in(key, lvl)
     dr = _normalize(_extract_patches(lr, jax.random.fold_in(k, 0),
                                      config.patches_per_image, config.patch_size))
-    df = _normalize(_extract_patches(lf, jax.random.fold_in(k, 1),
+    df = _normalize(_extract_patches(lf, jax.random.fold_in(k, 0),
                                      config.patches_per_image, config.patch_size))
     m = min(dr.shape[0], df.shape[0])
     if dr.shape[0] > m:

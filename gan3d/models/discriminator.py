@@ -78,9 +78,13 @@ class Discriminator(nn.Module):
       raise ValueError('stage_res != resolution needs progressive=True')
     layers.check_power_of_two(n, 'discriminator input resolution')
 
-    def from_rgb(res):
-      return layers.EqualConv2d(self._ch(res), kernel_size=1, activation='lrelu',
-                                name=f'b{res}_fromrgb')
+    from_rgb_modules = {}
+
+    def from_rgb(res):  # one module per resolution, created on first use
+      if res not in from_rgb_modules:
+        from_rgb_modules[res] = layers.EqualConv2d(
+            self._ch(res), kernel_size=1, activation='lrelu', name=f'b{res}_fromrgb')
+      return from_rgb_modules[res]
 
     if self.progressive and self.is_initializing():
       # Create the fromRGB of every resolution (only some are used per stage).
@@ -130,7 +134,7 @@ def init_discriminator(rng: jax.Array, config: Any) -> dict:
   layers.check_power_of_two(n, 'config.resolution', minimum=8)
   d = make_discriminator(config)
   b = max(1, int(config.model.mbstd_group_size))
-  return jax.jit(d.init)(rng, jnp.zeros((b, n, n, 3), jnp.float32))['params']
+  return layers.fast_init(d, rng, jnp.zeros((b, n, n, 3), jnp.float32))
 
 
 def discriminate(d_params: dict, images: jax.Array, config: Any, *,

@@ -96,12 +96,16 @@ def num_ws(config: Any) -> int:
 
 
 def init_generators(rng: jax.Array, config: Any) -> dict:
-  """``{'object': params_o, 'background': params_b}`` at full resolution."""
+  """``{'object': params_o, 'background': params_b}`` at full resolution.
+
+  Uses ``layers.fast_init`` (one random draw per network; the same
+  distributions as ``StyleGenerator.init``).
+  """
   out = {}
   for i, which in enumerate(GENERATORS):
     g = make_generator(config, which)
     z = jnp.zeros((1, int(config.model.z_dim)), jnp.float32)
-    out[which] = jax.jit(g.init)(jax.random.fold_in(rng, i), z)['params']
+    out[which] = layers.fast_init(g, jax.random.fold_in(rng, i), z)
   return out
 
 

@@ -66,7 +66,7 @@ class SynthesisNetwork(nn.Module):
     def key_for(layer_idx: int) -> Optional[jax.Array]:
       return None if noise_key is None else jax.random.fold_in(noise_key, layer_idx)
 
-    const = self.param('const', nn.initializers.normal(1.0), (4, 4, self._ch(4)))
+    const = layers.param(self, 'const', 'normal', 1.0, (4, 4, self._ch(4)))
     x = jnp.broadcast_to(const[None].astype(ws.dtype), (b, 4, 4, self._ch(4)))
     x = layers.StyleLayer(self._ch(4), name='b4_conv1')(x, ws[:, 0], key_for(0))
     img = layers.ToRGB(self.out_channels, name='b4_torgb')(x, ws[:, 1])

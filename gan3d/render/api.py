@@ -79,7 +79,7 @@ class RenderOutput:
 def _shade_impl(settings: RenderSettings, discrete, v, vattr, texture,
                 background):
   """Smooth outputs given the discrete choices; see the module docstring."""
-  faces, valid, tri_id, pix, vis = discrete
+  faces, valid, tri_id, pix, soft_sets = discrete
   h, w = settings.height, settings.width
   xy, depth = camera.project_camera(v, settings)
   tri_xy, tri_z = rasterize.sanitize(xy[faces], depth[faces], valid)
@@ -90,11 +90,11 @@ def _shade_impl(settings: RenderSettings, discrete, v, vattr, texture,
               else texture_lib.sample_bilinear(texture, attr_c))
   vn = topology.vertex_normals(v, faces)
   normals = safe_math.safe_normalize(
-      jnp.einsum('pk,pkc->pc', weights, vn[faces][t]))
+      rasterize.interpolate(weights, vn[faces][t]))
   bg = background.reshape(h * w, -1)
   if settings.soft:
-    a_s, alpha_s = soft_lib.soft_layer(pix, vis, tri_xy, tri_z, tri_attr,
-                                       settings, texture)
+    a_s, alpha_s = soft_lib.soft_layer(pix, *soft_sets, tri_xy, tri_z,
+                                       tri_attr, settings, texture)
   else:
     a_s, alpha_s = None, None
   image, alpha = composite_lib.composite(colour_c, alpha_c, a_s, alpha_s, bg)
@@ -208,11 +208,11 @@ def render_mesh(vertices, faces, *, settings: RenderSettings,
   pix, in_image, overflow = rasterize.window_pixels(tri_xy, valid, settings)
   ok = valid[:, None] & in_image
   zbuf, tri_id = rasterize.zbuffer(pix, tri_xy, tri_z, ok, settings)
-  vis = (soft_lib.visibility(pix, ok, zbuf, tri_xy, tri_z, settings)
-         if settings.soft else None)
+  soft_sets = (soft_lib.visibility(pix, ok, zbuf, tri_xy, tri_z, settings)
+               if settings.soft else None)
 
   image, alpha, depth_map, normals = _shade(
-      settings, (faces, valid, tri_id, pix, vis), v, vattr, texture,
+      settings, (faces, valid, tri_id, pix, soft_sets), v, vattr, texture,
       background)
   tri_map = tri_id.reshape(settings.height, settings.width)
   return RenderOutput(image=image, alpha=alpha,

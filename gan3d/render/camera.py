@@ -23,9 +23,9 @@ from gan3d.render import safe_math
 def rotation_matrix(viewpoint):
   """R_x(pitch) @ R_y(yaw) for viewpoint [..., 2] = (yaw, pitch), radians.
 
-  Returns [..., 3, 3]. Positive yaw turns the object's front (+z) towards +x;
-  positive pitch turns it towards -y (the object nods down, the camera sees
-  more of its top).
+  Returns [..., 3, 3], the standard right-handed rotations. Positive yaw
+  turns the object's front (+z) towards +x; positive pitch turns it towards
+  -y (the object nods down, the camera sees more of its top).
   """
   yaw, pitch = viewpoint[..., 0], viewpoint[..., 1]
   cy, sy = jnp.cos(yaw), jnp.sin(yaw)
@@ -35,8 +35,8 @@ def rotation_matrix(viewpoint):
                    jnp.stack([zero, one, zero], -1),
                    jnp.stack([-sy, zero, cy], -1)], -2)
   r_x = jnp.stack([jnp.stack([one, zero, zero], -1),
-                   jnp.stack([zero, cp, sp], -1),
-                   jnp.stack([zero, -sp, cp], -1)], -2)
+                   jnp.stack([zero, cp, -sp], -1),
+                   jnp.stack([zero, sp, cp], -1)], -2)
   return r_x @ r_y
 
 

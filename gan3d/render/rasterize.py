@@ -95,39 +95,59 @@ def window_pixels(tri_xy, valid, settings: RenderSettings):
 
 
 def pixel_centres(pix, width, dtype):
-  """Flat pixel indices [...] -> pixel centres [..., 2] (x, y)."""
+  """Flat pixel indices [...] -> pixel centre coordinates (x [...], y [...])."""
   x = (pix % width).astype(dtype) + 0.5
   y = (pix // width).astype(dtype) + 0.5
-  return jnp.stack([x, y], -1)
+  return x, y
 
 
-def barycentric(p, tri_xy):
-  """Screen-space barycentrics of points p [..., 2] in triangles [..., 3, 2].
+def corners(tri):
+  """[..., 3, D] -> three [..., D] arrays split into components.
 
-  Returns [..., 3]; all >= 0 iff p is inside (either winding).
+  The geometry kernels below work on structure-of-arrays (one array per
+  coordinate of each corner) so that XLA fuses them into one vectorised loop;
+  small trailing axes (3 corners x 2 coordinates) defeat that on CPU.
   """
-  a, b, c = tri_xy[..., 0, :], tri_xy[..., 1, :], tri_xy[..., 2, :]
-  def cross(u, v):
-    return u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
-  area2 = cross(b - a, c - a)
-  w0 = cross(b - p, c - p)
-  w1 = cross(c - p, a - p)
-  w2 = cross(a - p, b - p)
-  return safe_math.safe_div(jnp.stack([w0, w1, w2], -1), area2[..., None])
+  return tuple(tuple(tri[..., k, c] for c in range(tri.shape[-1]))
+               for k in range(3))
+
+
+def barycentric(px, py, tri_xy):
+  """Screen-space barycentrics of points (px, py) [...] in triangles.
+
+  tri_xy: [..., 3, 2], broadcastable against px. Returns (b0, b1, b2), all
+  >= 0 iff the point is inside (either winding).
+  """
+  (ax, ay), (bx, by), (cx, cy) = corners(tri_xy)
+  area2 = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
+  inv = safe_math.safe_div(1.0, area2)
+  b0 = ((bx - px) * (cy - py) - (by - py) * (cx - px)) * inv
+  b1 = ((cx - px) * (ay - py) - (cy - py) * (ax - px)) * inv
+  b2 = ((ax - px) * (by - py) - (ay - py) * (bx - px)) * inv
+  return b0, b1, b2
 
 
 def perspective_correct(bary, tri_z, settings: RenderSettings):
-  """Screen barycentrics [..., 3] -> (attribute weights [..., 3], depth [...]).
+  """Screen barycentrics (b0, b1, b2) -> (attribute weights (3), depth).
 
-  Perspective-correct: weights b_i / z_i normalised, depth 1 / sum(b_i / z_i)
-  (the harmonic interpolation that is exact for planar triangles).
+  tri_z: [..., 3] broadcastable against the b's. Perspective-correct: weights
+  b_i / z_i normalised, depth 1 / sum(b_i / z_i) (the harmonic interpolation
+  that is exact for planar triangles).
   """
+  z0, z1, z2 = tri_z[..., 0], tri_z[..., 1], tri_z[..., 2]
+  b0, b1, b2 = bary
   if not settings.perspective_correct:
-    return bary, jnp.sum(bary * tri_z, -1)
-  q = bary / tri_z
-  s = jnp.sum(q, -1)
+    return bary, b0 * z0 + b1 * z1 + b2 * z2
+  q0, q1, q2 = b0 / z0, b1 / z1, b2 / z2
+  s = q0 + q1 + q2
   s = jnp.where(jnp.abs(s) > 1e-12, s, 1e-12)
-  return q / s[..., None], 1.0 / s
+  inv = 1.0 / s
+  return (q0 * inv, q1 * inv, q2 * inv), inv
+
+
+def interpolate(weights, tri_attr):
+  """sum_k weights[k] [...] * tri_attr[..., k, :] -> [..., C]."""
+  return sum(w[..., None] * tri_attr[..., k, :] for k, w in enumerate(weights))
 
 
 def zbuffer(pix, tri_xy, tri_z, ok, settings: RenderSettings):
@@ -139,9 +159,9 @@ def zbuffer(pix, tri_xy, tri_z, ok, settings: RenderSettings):
   """
   tri_xy, tri_z = jax.lax.stop_gradient((tri_xy, tri_z))
   hw = settings.height * settings.width
-  p = pixel_centres(pix, settings.width, tri_xy.dtype)
-  bary = barycentric(p, tri_xy[:, None])
-  inside = ok & jnp.all(bary >= 0, axis=-1)
+  px, py = pixel_centres(pix, settings.width, tri_xy.dtype)
+  bary = barycentric(px, py, tri_xy[:, None])
+  inside = ok & (bary[0] >= 0) & (bary[1] >= 0) & (bary[2] >= 0)
   _, z = perspective_correct(bary, tri_z[:, None], settings)
   z = jnp.where(inside, z, jnp.inf)
   zbuf = jnp.full((hw,), jnp.inf, z.dtype).at[pix].min(z)
@@ -158,15 +178,15 @@ def crisp_layer(tri_id, tri_xy, tri_z, tri_attr, settings: RenderSettings):
   Args: tri_id [H*W] int32 (-1 empty), tri_xy [F, 3, 2], tri_z [F, 3],
     tri_attr [F, 3, C].
   Returns (attr [H*W, C], depth [H*W] (z_far where empty), alpha_c [H*W],
-  weights [H*W, 3] perspective-correct barycentrics, t [H*W] clamped ids).
+  weights: 3 x [H*W] perspective-correct barycentrics, t [H*W] clamped ids).
   """
   hw = settings.height * settings.width
   covered = tri_id >= 0
   t = jnp.maximum(tri_id, 0)
-  p = pixel_centres(jnp.arange(hw), settings.width, tri_xy.dtype)
-  bary = barycentric(p, tri_xy[t])
+  px, py = pixel_centres(jnp.arange(hw), settings.width, tri_xy.dtype)
+  bary = barycentric(px, py, tri_xy[t])
   weights, z = perspective_correct(bary, tri_z[t], settings)
-  weights = jnp.where(covered[:, None], weights, 0.0)
-  attr = jnp.einsum('pk,pkc->pc', weights, tri_attr[t])
+  weights = tuple(jnp.where(covered, wk, 0.0) for wk in weights)
+  attr = interpolate(weights, tri_attr[t])
   depth = jnp.where(covered, z, settings.z_far)
   return attr, depth, covered.astype(tri_xy.dtype), weights, t

@@ -28,64 +28,82 @@ from gan3d.render import safe_math
 from gan3d.render.settings import RenderSettings
 
 
-def closest_point(p, tri_xy):
-  """Distance from p [..., 2] to triangles [..., 3, 2] and barycentrics of p*.
+def closest_point(px, py, tri_xy):
+  """Distance from (px, py) [...] to triangles [..., 3, 2]; barycentrics of p*.
 
-  Returns (d [...], bary [..., 3]): d = 0 and the screen barycentrics of p
+  Returns (d [...], (b0, b1, b2)): d = 0 and the screen barycentrics of p
   inside the triangle; outside, the nearest of the three edge segments, with
   barycentrics (1 - t, t) on its two end points. Finite with finite gradients
   for degenerate edges.
   """
-  bary_in = rasterize.barycentric(p, tri_xy)
-  inside = jnp.all(bary_in >= 0, axis=-1)
+  bary_in = rasterize.barycentric(px, py, tri_xy)
+  inside = (bary_in[0] >= 0) & (bary_in[1] >= 0) & (bary_in[2] >= 0)
+  c = rasterize.corners(tri_xy)
   d2s, ts = [], []
   for k in range(3):
-    a = tri_xy[..., k, :]
-    e = tri_xy[..., (k + 1) % 3, :] - a
-    t = safe_math.safe_div(jnp.sum((p - a) * e, -1), jnp.sum(e * e, -1))
+    (ax, ay), (bx, by) = c[k], c[(k + 1) % 3]
+    ex, ey = bx - ax, by - ay
+    t = safe_math.safe_div((px - ax) * ex + (py - ay) * ey, ex * ex + ey * ey)
     t = jnp.clip(t, 0.0, 1.0)
-    q = a + t[..., None] * e
-    d2s.append(jnp.sum((p - q) ** 2, -1))
+    dx, dy = px - (ax + t * ex), py - (ay + t * ey)
+    d2s.append(dx * dx + dy * dy)
     ts.append(t)
-  d2 = jnp.stack(d2s, -1)                          # [..., 3]
-  t = jnp.stack(ts, -1)
-  best = jax.lax.stop_gradient(jnp.argmin(d2, -1))
-  one_hot = jax.nn.one_hot(best, 3, dtype=p.dtype)   # edge k: vertices k, k+1
-  t_best = jnp.sum(one_hot * t, -1, keepdims=True)
-  # Edge k puts (1 - t) on vertex k and t on vertex k + 1.
-  bary_edge = one_hot * (1 - t_best) + jnp.roll(one_hot, 1, -1) * t_best
-  d_out = safe_math.safe_sqrt(jnp.sum(one_hot * d2, -1))
-  d = jnp.where(inside, 0.0, d_out)
-  bary = jnp.where(inside[..., None], bary_in, bary_edge)
+  # Nearest edge (ties to the lower index); a discrete, gradient-free choice.
+  e0 = (d2s[0] <= d2s[1]) & (d2s[0] <= d2s[2])
+  e1 = ~e0 & (d2s[1] <= d2s[2])
+  e2 = ~e0 & ~e1
+  d2 = jnp.where(e0, d2s[0], jnp.where(e1, d2s[1], d2s[2]))
+  # Edge k runs from vertex k to vertex k + 1: (1 - t) on k, t on k + 1.
+  zero = jnp.zeros_like(d2)
+  b0 = jnp.where(e0, 1 - ts[0], jnp.where(e2, ts[2], zero))
+  b1 = jnp.where(e1, 1 - ts[1], jnp.where(e0, ts[0], zero))
+  b2 = jnp.where(e2, 1 - ts[2], jnp.where(e1, ts[1], zero))
+  d = jnp.where(inside, 0.0, safe_math.safe_sqrt(d2))
+  bary = tuple(jnp.where(inside, bi, be)
+               for bi, be in zip(bary_in, (b0, b1, b2)))
   return d, bary
 
 
 def pair_geometry(pix, tri_xy, tri_z, settings: RenderSettings):
-  """Per (triangle, window pixel) pair: d [F, P], weights [F, P, 3], z* [F, P]."""
-  p = rasterize.pixel_centres(pix, settings.width, tri_xy.dtype)
-  d, bary = closest_point(p, tri_xy[:, None])
+  """Per (triangle, window pixel) pair: d [F, P], 3 x weights [F, P], z* [F, P]."""
+  px, py = rasterize.pixel_centres(pix, settings.width, tri_xy.dtype)
+  d, bary = closest_point(px, py, tri_xy[:, None])
   weights, z = rasterize.perspective_correct(bary, tri_z[:, None], settings)
-  return d, weights, z
+  # Materialise once: left to itself XLA fuses this long elementwise chain
+  # into each of its consumers and recomputes it per output channel.
+  return jax.lax.optimization_barrier((d, weights, z))
 
 
 def visibility(pix, ok, zbuf, tri_xy, tri_z, settings: RenderSettings):
-  """Which pairs belong to the soft layer: 0 < d < B and z_s < z_c. [F, P] bool.
+  """The discrete structure of the soft layer, [F, P] bool each.
 
-  No gradient: the set is constant almost everywhere; the image is continuous
-  where it changes at d = B (w = 0) and at d = 0 (the soft colour equals the
-  crisp colour on the edge).
+  Returns (vis, arg): vis marks the pairs with 0 < d < B and z_s < z_c;
+  arg marks, per pixel, the one visible pair of largest weight (ties to the
+  larger pair index), which supplies alpha_s = max w (eq 11).
+
+  No gradient: the sets are constant almost everywhere; the image is
+  continuous where `vis` changes at d = B (w = 0) and at d = 0 (the soft
+  colour equals the crisp colour on the edge), and where `arg` changes the
+  two candidates have equal weight.
   """
+  hw = settings.height * settings.width
   tri_xy, tri_z = jax.lax.stop_gradient((tri_xy, tri_z))
   d, _, z = pair_geometry(pix, tri_xy, tri_z, settings)
   z_s = z + settings.slope * d
-  return ok & (d > 0) & (d < settings.soft_width) & (z_s < zbuf[pix])
+  vis = ok & (d > 0) & (d < settings.soft_width) & (z_s < zbuf[pix])
+  w = jnp.where(vis, 1.0 - d / settings.soft_width, -1.0)
+  w_max = jnp.full((hw,), -1.0, w.dtype).at[pix].max(w)
+  cand = vis & (w == w_max[pix])
+  pair = jnp.arange(pix.size, dtype=jnp.int32).reshape(pix.shape)
+  best = jnp.full((hw,), -1, jnp.int32).at[pix].max(jnp.where(cand, pair, -1))
+  return vis, cand & (pair == best[pix])
 
 
-def soft_layer(pix, vis, tri_xy, tri_z, tri_attr, settings: RenderSettings,
+def soft_layer(pix, vis, arg, tri_xy, tri_z, tri_attr, settings: RenderSettings,
                texture=None):
   """Soft colour and alpha per pixel (eqs 10-11), differentiable.
 
-  Args: pix, vis [F, P]; tri_xy [F, 3, 2]; tri_z [F, 3]; tri_attr [F, 3, C]
+  Args: pix, vis, arg [F, P] (see `visibility`); tri_xy [F, 3, 2]; tri_z [F, 3]; tri_attr [F, 3, C]
     (UVs when texture [Ht, Wt, Ct] is given).
   Returns (a_s [H*W, Ct], alpha_s [H*W]).
   """
@@ -93,14 +111,19 @@ def soft_layer(pix, vis, tri_xy, tri_z, tri_attr, settings: RenderSettings,
   hw = settings.height * settings.width
   d, weights, _ = pair_geometry(pix, tri_xy, tri_z, settings)
   w = jnp.where(vis, 1.0 - d / settings.soft_width, 0.0)         # [F, P]
-  attr = jnp.einsum('fpk,fkc->fpc', weights, tri_attr)
+  attr = rasterize.interpolate(weights, tri_attr[:, None])
   if texture is not None:
     attr = texture_lib.sample_bilinear(texture, attr)
+  w, attr = jax.lax.optimization_barrier((w, attr))
   c = attr.shape[-1]
-  acc = jnp.concatenate([w[..., None] * attr, w[..., None]], -1)
-  acc = jnp.zeros((hw, c + 1), acc.dtype).at[pix.reshape(-1)].add(
-      acc.reshape(-1, c + 1))
-  alpha = jnp.zeros((hw,), w.dtype).at[pix.reshape(-1)].max(w.reshape(-1))
-  a_s = acc[:, :c] * jnp.where(acc[:, c:] > 0, 1.0 / jnp.where(
-      acc[:, c:] > 0, acc[:, c:], 1.0), 0.0)
-  return a_s, alpha
+  # One scatter-add for everything: sum w a, sum w, and alpha_s = w of the
+  # `arg` pair (its gradient is then a plain gather).
+  rows = jnp.concatenate(
+      [w[..., None] * attr, w[..., None],
+       jnp.where(arg, w, 0.0)[..., None]], -1)
+  acc = jnp.zeros((hw, c + 2), rows.dtype).at[pix.reshape(-1)].add(
+      rows.reshape(-1, c + 2))
+  den = acc[:, c:c + 1]
+  a_s = acc[:, :c] * jnp.where(den > 0, 1.0 / jnp.where(den > 0, den, 1.0),
+                               0.0)
+  return a_s, acc[:, c + 1]

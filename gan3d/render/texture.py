@@ -6,31 +6,43 @@ texel (i, j) of an [Ht, Wt, C] texture has its centre at
 repeated (clamp to edge). Gradients flow to the texture through the bilinear
 weights and to the UVs through the weights' dependence on them (exact almost
 everywhere: the texel lattice lines are measure zero).
+
+Implementation: the four texels of a bilinear footprint are fetched with a
+single gather from a "quad" texture [Ht + 1, Wt + 1, 4 C] (each texel stores
+itself and its right, lower and lower-right neighbours, edge-clamped). One
+gather of 4C values is much cheaper on CPU than four gathers of C values, and
+its transpose (the texture gradient) is one scatter-add instead of four.
 """
 import chex
 import jax.numpy as jnp
+
+
+def _quad(texture):
+  """[Ht, Wt, C] -> [Ht + 1, Wt + 1, 4C]: texel (y, x) holds the clamped
+  texels (y, x), (y, x + 1), (y + 1, x), (y + 1, x + 1) of the padded grid
+  whose row/column 0 is the texture's row/column 0 repeated (x = -1)."""
+  p = jnp.pad(texture, ((1, 1), (1, 1), (0, 0)), mode='edge')
+  return jnp.concatenate([p[:-1, :-1], p[:-1, 1:], p[1:, :-1], p[1:, 1:]],
+                         axis=-1)
 
 
 def sample_bilinear(texture, uv):
   """Samples texture [Ht, Wt, C] at uv [..., 2]; returns [..., C]."""
   chex.assert_rank(texture, 3)
   chex.assert_axis_dimension(uv, -1, 2)
-  ht, wt = texture.shape[0], texture.shape[1]
+  ht, wt, c = texture.shape
   x = uv[..., 0] * wt - 0.5
   y = uv[..., 1] * ht - 0.5
-  x = jnp.clip(jnp.nan_to_num(x), -1.0, wt)
-  y = jnp.clip(jnp.nan_to_num(y), -1.0, ht)
+  x = jnp.clip(jnp.nan_to_num(x), -1.0, wt - 1e-3)
+  y = jnp.clip(jnp.nan_to_num(y), -1.0, ht - 1e-3)
   x0 = jnp.floor(x)
   y0 = jnp.floor(y)
   fx = (x - x0)[..., None]
   fy = (y - y0)[..., None]
-  x0 = x0.astype(jnp.int32)
-  y0 = y0.astype(jnp.int32)
-  xa, xb = jnp.clip(x0, 0, wt - 1), jnp.clip(x0 + 1, 0, wt - 1)
-  ya, yb = jnp.clip(y0, 0, ht - 1), jnp.clip(y0 + 1, 0, ht - 1)
-  flat = texture.reshape(ht * wt, -1)
-  def at(yy, xx):
-    return flat[yy * wt + xx]
-  top = at(ya, xa) * (1 - fx) + at(ya, xb) * fx
-  bottom = at(yb, xa) * (1 - fx) + at(yb, xb) * fx
+  # Padded coordinates: texel x0 sits at column x0 + 1 of the padded grid.
+  idx = (y0.astype(jnp.int32) + 1) * (wt + 1) + (x0.astype(jnp.int32) + 1)
+  q = _quad(texture).reshape((ht + 1) * (wt + 1), 4 * c)[idx]
+  t00, t01, t10, t11 = (q[..., k * c:(k + 1) * c] for k in range(4))
+  top = t00 * (1 - fx) + t01 * fx
+  bottom = t10 * (1 - fx) + t11 * fx
   return top * (1 - fy) + bottom * fy

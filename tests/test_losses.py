@@ -1,0 +1,105 @@
+"""Tests of gan3d.losses: GAN losses, R1, path length (through the renderer),
+EMA of the generator weights and the running w_avg."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gan3d import losses
+from gan3d import render
+
+
+def test_logistic_losses_values():
+  zero = jnp.zeros((4,))
+  np.testing.assert_allclose(losses.d_logistic_loss(zero, zero), 2 * np.log(2), rtol=1e-6)
+  np.testing.assert_allclose(losses.g_nonsaturating_loss(zero), np.log(2), rtol=1e-6)
+  # A confident, correct D has ~0 loss; G's non-saturating loss is then large.
+  big = jnp.full((4,), 30.0)
+  assert float(losses.d_logistic_loss(big, -big)) < 1e-6
+  assert float(losses.g_nonsaturating_loss(-big)) > 29
+  assert np.isfinite(float(losses.d_logistic_loss(-1e4 * big, 1e4 * big)))
+
+
+def test_r1_penalty_of_linear_discriminator():
+  a = jnp.asarray(np.random.default_rng(0).standard_normal((4, 4, 3)).astype(np.float32))
+  x = jnp.ones((5, 4, 4, 3))
+  pen = losses.r1_penalty(lambda im: jnp.einsum('bhwc,hwc->b', im, a), x)
+  np.testing.assert_allclose(pen, jnp.sum(a ** 2), rtol=1e-5)
+  # Quadratic D: gradient 2x, penalty 4 ||x||^2.
+  pen2 = losses.r1_penalty(lambda im: jnp.sum(im ** 2, axis=(1, 2, 3)), x)
+  np.testing.assert_allclose(pen2, 4 * 48, rtol=1e-5)
+
+
+def test_path_length_linear_generator():
+  rng = np.random.default_rng(1)
+  a = jnp.asarray(rng.standard_normal((3, 5, 4, 4, 3)).astype(np.float32))   # [L, D, H, W, C]
+  ws = {'object': jnp.ones((2, 3, 5)), 'background': jnp.ones((2, 3, 5))}
+  fn = lambda w: (jnp.einsum('bld,ldhwc->bhwc', w['object'], a)
+                  + jnp.einsum('bld,ldhwc->bhwc', w['background'], 2 * a))
+  key = jax.random.key(0)
+  pen, new_mean, lengths = losses.path_length_penalty(fn, ws, key, jnp.float32(0.0), 0.01)
+  y = jax.random.normal(key, (2, 4, 4, 3)) / 4.0
+  g = jnp.einsum('bhwc,ldhwc->bld', y, a)
+  expect = jnp.sqrt(jnp.mean(jnp.sum(g ** 2, -1), -1) * (1 + 4))
+  np.testing.assert_allclose(lengths, expect, rtol=1e-5)
+  np.testing.assert_allclose(new_mean, 0.01 * jnp.mean(expect), rtol=1e-5)
+  np.testing.assert_allclose(pen, jnp.mean((expect - new_mean) ** 2), rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_path_length_second_derivatives_through_renderer():
+  """d(penalty)/d(params) differentiates the renderer's backward pass."""
+  faces = jnp.asarray(render.topology.grid_faces(4))
+  uv = jnp.asarray(render.topology.grid_uv(4))
+  settings = render.RenderSettings(height=8, width=8)
+  base = jnp.asarray(render.topology.grid_disc(4, 0.8)).reshape(-1, 3)
+  rng = np.random.default_rng(2)
+  ws = jnp.asarray(rng.standard_normal((1, 2, 6)).astype(np.float32))
+
+  def images_fn(params, w):
+    off = jnp.tanh(w[:, 0] @ params['shape']).reshape(-1, 16, 3) * 0.2
+    tex = jnp.tanh(w[:, 1] @ params['tex']).reshape(-1, 8, 8, 3)
+    out = jax.vmap(lambda v, t: render.render_mesh(v, faces, settings=settings, uv=uv,
+                                                   texture=t).image)(base + off, tex)
+    return out
+
+  params = {'shape': jnp.asarray(rng.standard_normal((6, 48)).astype(np.float32)),
+            'tex': jnp.asarray(rng.standard_normal((6, 192)).astype(np.float32))}
+
+  @jax.jit
+  def grad(p):
+    def loss(p):
+      pen, _, _ = losses.path_length_penalty(lambda w: images_fn(p, w), ws, jax.random.key(3),
+                                             jnp.float32(0.0), 0.01)
+      return pen
+    return jax.grad(loss)(p)
+
+  g = grad(params)
+  for k in ('shape', 'tex'):
+    assert np.isfinite(g[k]).all(), k
+    assert float(jnp.linalg.norm(g[k])) > 0, k
+
+
+def test_ema_beta_and_update():
+  beta = losses.ema_beta(32, cur_nimg=10**6, ema_kimg=10.0, ema_rampup=0.05)
+  np.testing.assert_allclose(beta, 0.5 ** (32 / 10000), rtol=1e-6)
+  # Ramp-up early in training limits the half-life to cur_nimg * rampup images.
+  early = losses.ema_beta(32, cur_nimg=1000, ema_kimg=10.0, ema_rampup=0.05)
+  np.testing.assert_allclose(early, 0.5 ** (32 / 50), rtol=1e-6)
+  assert float(losses.ema_beta(32, 0, 10.0, None)) == pytest.approx(0.5 ** (32 / 10000))
+  # Half-life: after ema_kimg * 1000 images the old weights count one half.
+  ema, p = {'a': jnp.ones((3,))}, {'a': jnp.zeros((3,))}
+  for _ in range(10000 // 32):
+    ema = losses.ema_update(ema, p, beta)
+  np.testing.assert_allclose(ema['a'], 0.5 ** (32 * (10000 // 32) / 10000), rtol=1e-4)
+  np.testing.assert_array_equal(losses.ema_update({'a': jnp.ones(2)}, {'a': jnp.zeros(2)}, 0.0)['a'], 0)
+
+
+def test_update_w_avg():
+  avg = {'object': jnp.zeros((3,)), 'background': jnp.ones((3,))}
+  w = {'object': jnp.full((4, 3), 2.0), 'background': jnp.full((4, 3), 2.0)}
+  new = losses.update_w_avg(avg, w, 0.995)
+  np.testing.assert_allclose(new['object'], 0.005 * 2.0, rtol=1e-5)
+  np.testing.assert_allclose(new['background'], 1.0 + 0.005, rtol=1e-5)
+  np.testing.assert_allclose(losses.update_w_avg(avg, w, 0.0)['object'], 2.0)

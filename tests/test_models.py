@@ -1,0 +1,324 @@
+"""Tests of gan3d.models: layers, mapping/synthesis, G_o/G_b, the discriminator,
+styles (mixing, truncation), progressive growing and ``generate``.
+
+Shapes for several resolutions are checked with ``jax.eval_shape`` (no
+compilation); real computations use one tiny resolution-8 configuration.
+"""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from gan3d import models
+from gan3d.models import layers
+
+
+def _cfg(resolution=8, **model_kw):
+  c = ml_collections.ConfigDict()
+  c.resolution = resolution
+  c.model = models.model_config('tiny')
+  c.model.update(model_kw)
+  c.render = models.render_config()
+  return c
+
+
+def _randn(seed, shape):
+  return jnp.asarray(np.random.default_rng(seed).standard_normal(shape).astype(np.float32))
+
+
+def _count(tree):
+  return sum(int(np.prod(x.shape)) for x in jax.tree_util.tree_leaves(tree))
+
+
+# ----------------------------------------------------------------------------
+# Layers.
+
+
+def test_fir_resampling_preserves_constants_and_shapes():
+  x = jnp.ones((1, 8, 8, 2))
+  up = layers.upsample2d(x)
+  assert up.shape == (1, 16, 16, 2)
+  np.testing.assert_allclose(up[:, 2:-2, 2:-2], 1.0, rtol=1e-6)
+  down = layers.downsample2d(x)
+  assert down.shape == (1, 4, 4, 2)
+  np.testing.assert_allclose(down[:, 1:-1, 1:-1], 1.0, rtol=1e-6)
+
+
+def test_demodulation_makes_output_invariant_to_style_scale():
+  m = layers.ModulatedConv2d(5, 3)
+  x, w = _randn(0, (2, 8, 8, 4)), _randn(1, (2, 7))
+  p = {'params': layers.fast_init(m, jax.random.key(0), x, w)}
+  y = m.apply(p, x, w)
+  p2 = jax.tree_util.tree_map(lambda a: a, p)
+  p2['params']['affine']['kernel'] = p['params']['affine']['kernel'] * 3.0
+  p2['params']['affine']['bias'] = p['params']['affine']['bias'] * 3.0
+  np.testing.assert_allclose(m.apply(p2, x, w), y, rtol=1e-4, atol=1e-5)
+  # Without demodulation the output scales with the style.
+  m_nd = layers.ModulatedConv2d(5, 3, demodulate=False)
+  np.testing.assert_allclose(m_nd.apply(p2, x, w), 3.0 * m_nd.apply(p, x, w), rtol=1e-4, atol=1e-5)
+
+
+def test_equalized_lr_runtime_scale():
+  d = layers.EqualDense(3, lr_mult=0.01)
+  x = jnp.ones((1, 16))
+  p = {'params': layers.fast_init(d, jax.random.key(0), x)}
+  k = p['params']['kernel']
+  assert 50 < float(jnp.std(k)) < 200  # stored ~ N(0, 1/lr_mult)
+  np.testing.assert_allclose(d.apply(p, x), x @ (k * 0.01 / 4.0), rtol=1e-5)
+
+
+def test_fast_init_matches_flax_init_structure():
+  m = layers.StyleLayer(6, up=True)
+  x, w = jnp.zeros((1, 4, 4, 5)), jnp.zeros((1, 7))
+  slow = jax.eval_shape(lambda k: m.init(k, x, w, None)['params'], jax.random.key(0))
+  fast = layers.fast_init(m, jax.random.key(0), x, w, None)
+  assert jax.tree_util.tree_structure(slow) == jax.tree_util.tree_structure(fast)
+  for a, b in zip(jax.tree_util.tree_leaves(slow), jax.tree_util.tree_leaves(fast)):
+    assert a.shape == b.shape and a.dtype == b.dtype
+  np.testing.assert_array_equal(fast['conv']['affine']['bias'], 1.0)   # styles start at 1
+  np.testing.assert_array_equal(fast['bias'], 0.0)
+  assert 0.7 < float(jnp.std(fast['conv']['kernel'])) < 1.3
+
+
+def test_mapping_pixel_norm_makes_z_scale_irrelevant():
+  m = models.generator.MappingNetwork(z_dim=8, w_dim=8, num_layers=2)
+  z = _randn(2, (3, 8))
+  p = {'params': layers.fast_init(m, jax.random.key(0), z)}
+  np.testing.assert_allclose(m.apply(p, z), m.apply(p, 5.0 * z), rtol=1e-4, atol=1e-6)
+  with pytest.raises(ValueError, match='z_dim'):
+    m.apply(p, jnp.zeros((3, 9)))
+
+
+# ----------------------------------------------------------------------------
+# Shapes and parameter counts (eval_shape: no compilation).
+
+
+@pytest.mark.parametrize('resolution,levels', [(8, 1), (16, 4), (32, 4)])
+def test_generator_and_discriminator_shapes(resolution, levels):
+  c = _cfg(resolution, shape_pyramid_levels=levels)
+  params = jax.eval_shape(functools.partial(models.init_generators, config=c), jax.random.key(0))
+  b, zd = 4, c.model.z_dim
+  z = jax.ShapeDtypeStruct((b, zd), jnp.float32)
+  vp = jax.ShapeDtypeStruct((b, 2), jnp.float32)
+  images, scene = jax.eval_shape(
+      functools.partial(models.generate, config=c, mixing=True), params, z, z, vp,
+      jax.random.key(1))
+  n = resolution
+  assert images.shape == (b, n, n, 3) and images.dtype == jnp.float32
+  expected = dict(shape_image=(b, n, n, 3), vertices=(b, n * n, 3), uv=(n * n, 2),
+                  texture=(b, 2 * n, 2 * n, 3), background=(b, n, n, 3),
+                  alpha=(b, n, n), depth=(b, n, n), normals=(b, n, n, 3))
+  for k, shape in expected.items():
+    assert scene[k].shape == shape, k
+    assert scene[k].dtype == jnp.float32, k
+  assert scene['faces'].shape[1] == 3 and scene['faces'].dtype == jnp.int32
+  nws = models.num_ws(c)
+  assert nws == 2 * int(np.log2(2 * n)) - 2
+  assert scene['ws']['object'].shape == (b, nws, c.model.w_dim)
+  assert scene['w']['background'].shape == (b, c.model.w_dim)
+  d_params = jax.eval_shape(functools.partial(models.init_discriminator, config=c), jax.random.key(2))
+  logits = jax.eval_shape(functools.partial(models.discriminate, config=c), d_params, images)
+  assert logits.shape == (b,) and logits.dtype == jnp.float32
+  # G_o: 3K shape + 3 texture channels at 2N.
+  raw = jax.eval_shape(lambda p, ws: models.synthesize(p, ws, None, c), params, scene['ws'])
+  assert raw['object'].shape == (b, 2 * n, 2 * n, 3 * levels + 3)
+  assert raw['background'].shape == (b, 2 * n, 2 * n, 3)
+
+
+def test_parameter_count_tiny_matches_hand_count():
+  c = _cfg(8, z_dim=4, w_dim=4, mapping_layers=2, channel_base=32, channel_max=4,
+           d_channel_base=32, d_channel_max=4)
+  g = jax.eval_shape(functools.partial(models.init_generators, config=c), jax.random.key(0))
+  d = jax.eval_shape(functools.partial(models.init_discriminator, config=c), jax.random.key(0))
+  # G_b at 16x16: channels 4 (res 4), 4 (8), 2 (16); w_dim 4.
+  aff = lambda cin: 4 * cin + cin                     # affine w -> styles
+  style = lambda cin, cout: aff(cin) + 9 * cin * cout + 1 + cout  # + noise + bias
+  torgb = lambda cin, cout: aff(cin) + cin * cout + cout
+  mapping = 2 * (4 * 4 + 4)
+  synth = lambda out: (4 * 4 * 4 + style(4, 4) + torgb(4, out) + style(4, 4) + style(4, 4)
+                       + torgb(4, out) + style(4, 2) + style(2, 2) + torgb(2, out))
+  assert _count(g['background']) == mapping + synth(3) == 844
+  assert _count(g['object']) == mapping + synth(3 * 4 + 3)
+  # D at 8x8: fromRGB, one residual block 8->4, epilogue (mbstd adds 1 channel).
+  hand_d = (3 * 4 + 4) + (4 * 4) + (9 * 16 + 4) * 2 + (9 * 5 * 4 + 4) + (64 * 4 + 4) + (4 + 1)
+  assert _count(d) == hand_d == 777
+
+
+def test_parameter_count_paper_128():
+  c = _cfg(128)
+  c.model = models.model_config('paper')
+  g = jax.eval_shape(functools.partial(models.init_generators, config=c), jax.random.key(0))
+  d = jax.eval_shape(functools.partial(models.init_discriminator, config=c), jax.random.key(0))
+  counts = {'G_o': _count(g['object']), 'G_b': _count(g['background']), 'D': _count(d),
+            'mapping (each G)': _count(g['object']['mapping'])}
+  print('paper 128x128 parameter counts:', counts)
+  assert counts['mapping (each G)'] == 8 * (512 * 512 + 512)
+  assert 20e6 < counts['G_o'] < 40e6 and 20e6 < counts['D'] < 40e6
+
+
+# ----------------------------------------------------------------------------
+# Styles.
+
+
+def test_mix_styles():
+  a, b = jnp.zeros((64, 6, 3)), jnp.ones((64, 6, 3))
+  m = models.mix_styles(a, b, jax.random.key(0), 1.0)
+  frac = m[..., 0]  # [B, L]: 0 from a, 1 from b
+  assert (frac[:, 0] == 0).all()                       # cutoff >= 1
+  assert (jnp.diff(frac, axis=1) >= 0).all()            # a prefix, then b
+  assert (frac[:, -1] == 1).all()                       # cutoff <= L-1
+  assert len(set(np.asarray(frac.sum(1)).tolist())) > 1  # crossover drawn per sample
+  np.testing.assert_array_equal(models.mix_styles(a, b, jax.random.key(0), 0.0), a)
+  half = models.mix_styles(a, b, jax.random.key(1), 0.5)[..., -1, 0]
+  assert 0 < float(half.mean()) < 1
+
+
+def test_truncate():
+  ws = _randn(0, (2, 4, 3))
+  avg = _randn(1, (3,))
+  np.testing.assert_allclose(models.truncate(ws, avg, 0.0), jnp.broadcast_to(avg, ws.shape))
+  np.testing.assert_allclose(models.truncate(ws, avg, 1.0), ws, rtol=1e-6)
+  np.testing.assert_allclose(models.truncate(ws, avg, 0.5), (ws + avg) / 2, rtol=1e-5)
+
+
+# ----------------------------------------------------------------------------
+# Real computations on one tiny configuration.
+
+
+@pytest.fixture(scope='module')
+def tiny():
+  c = _cfg(8)
+  params = models.init_generators(jax.random.key(0), c)
+  d_params = models.init_discriminator(jax.random.key(1), c)
+  b = 4
+  z_o, z_b = _randn(10, (b, c.model.z_dim)), _randn(11, (b, c.model.z_dim))
+  vp = jnp.asarray(np.random.default_rng(12).uniform(-0.5, 0.5, (b, 2)).astype(np.float32))
+  return c, params, d_params, z_o, z_b, vp
+
+
+def test_map_latents_truncation_and_mixing(tiny):
+  c, params, _, z_o, z_b, _ = tiny
+  w_avg = {k: _randn(20 + i, (c.model.w_dim,)) for i, k in enumerate(('object', 'background'))}
+
+  @functools.partial(jax.jit, static_argnames=('mixing',))
+  def ml(psi, rng, mixing=False):
+    return models.map_latents(params, z_o, z_b, rng, c, truncation_psi=psi, w_avg=w_avg,
+                              mixing=mixing)
+
+  ws1, w = ml(1.0, jax.random.key(0))
+  for k in ('object', 'background'):
+    np.testing.assert_allclose(ws1[k], jnp.broadcast_to(w[k][:, None], ws1[k].shape),
+                               rtol=1e-5, atol=1e-6)
+  ws0, _ = ml(0.0, jax.random.key(0))
+  for k in ('object', 'background'):
+    np.testing.assert_allclose(ws0[k], jnp.broadcast_to(w_avg[k], ws0[k].shape), atol=1e-5)
+  # psi = 1 is the identity (no truncation even with a w_avg).
+  ws_plain, _ = models.map_latents(params, z_o, z_b, jax.random.key(0), c)
+  np.testing.assert_allclose(ws1['object'], ws_plain['object'], rtol=1e-5, atol=1e-6)
+  with pytest.raises(ValueError, match='w_avg'):
+    models.map_latents(params, z_o, z_b, jax.random.key(0), c, truncation_psi=0.5)
+  # Mixing (prob 0.9): layers past the crossover come from another latent.
+  wsm, _ = ml(1.0, jax.random.key(3), mixing=True)
+  same = jnp.all(jnp.isclose(wsm['object'], ws1['object']), axis=-1)   # [B, L]
+  assert bool(same[:, 0].all())
+  assert not bool(same.all())
+
+
+def test_progressive_fade_in():
+  c = _cfg(16, progressive=True, progressive_start_res=8)
+  params = models.init_generators(jax.random.key(0), c)
+  ws, _ = models.map_latents(params, _randn(0, (2, c.model.z_dim)),
+                             _randn(1, (2, c.model.z_dim)), jax.random.key(2), c)
+
+  @functools.partial(jax.jit, static_argnames=('stage',))
+  def synth(ws, alpha, stage):  # ws of the full network; a stage uses a prefix
+    return models.synthesize(params, ws, None, c, stage_res=stage, fade_alpha=alpha)
+
+  low = synth(ws, 1.0, stage=8)
+  faded0 = synth(ws, 0.0, stage=16)
+  full = synth(ws, 1.0, stage=16)
+  assert low['object'].shape == (2, 16, 16, 15) and full['object'].shape == (2, 32, 32, 15)
+  for k in low:
+    np.testing.assert_allclose(faded0[k], layers.upsample2d(low[k]), rtol=1e-4, atol=1e-5)
+    assert not np.allclose(full[k], faded0[k])
+  np.testing.assert_allclose(full['object'], models.synthesize(params, ws, None, c)['object'],
+                             rtol=1e-4, atol=1e-5)
+  with pytest.raises(ValueError, match='progressive'):
+    models.synthesize(params, ws, None, _cfg(16), stage_res=8)
+  # Progressive discriminator at the lower stage.
+  d_params = models.init_discriminator(jax.random.key(3), c)
+  logits = models.discriminate(d_params, jnp.zeros((2, 8, 8, 3)), c, stage_res=8, fade_alpha=0.5)
+  assert logits.shape == (2,)
+
+
+def test_minibatch_stddev():
+  x = _randn(0, (4, 2, 2, 3))
+  y = models.minibatch_stddev(x, group_size=2)
+  assert y.shape == (4, 2, 2, 4)
+  # Groups pair samples i and i + B/G.
+  expect0 = float(jnp.mean(jnp.std(jnp.stack([x[0], x[2]]), axis=0)))
+  np.testing.assert_allclose(y[0, :, :, 3], expect0, rtol=1e-4)
+  np.testing.assert_allclose(y[2, :, :, 3], expect0, rtol=1e-4)
+  with pytest.raises(ValueError, match='divisible'):
+    models.minibatch_stddev(_randn(0, (6, 2, 2, 3)), group_size=4)
+
+
+def test_bad_config_values():
+  with pytest.raises(ValueError, match='resolution'):
+    models.make_generator(_cfg(12), 'object')
+  with pytest.raises(ValueError, match='variant'):
+    models.model_config('huge')
+  with pytest.raises(ValueError, match='generator'):
+    models.make_generator(_cfg(8), 'sky')
+
+
+@pytest.fixture(scope='module')
+def generate_and_grad(tiny):
+  """One compiled function for the generate tests: images, scene and the
+  gradient of D's score w.r.t. every generator parameter."""
+  c, params, d_params, z_o, z_b, vp = tiny
+
+  @jax.jit
+  def run(p, rng):
+    def score(p):
+      images, scene = models.generate(p, z_o, z_b, vp, rng, c, mixing=True)
+      return jnp.sum(models.discriminate(d_params, images, c)), (images, scene)
+    (_, aux), g = jax.value_and_grad(score, has_aux=True)(p)
+    return aux, g
+
+  return run
+
+
+def test_generate_deterministic_and_finite(tiny, generate_and_grad):
+  c, params = tiny[:2]
+  (im1, sc1), _ = generate_and_grad(params, jax.random.key(5))
+  (im2, _), _ = generate_and_grad(params, jax.random.key(5))
+  (im3, _), _ = generate_and_grad(params, jax.random.key(6))
+  np.testing.assert_array_equal(im1, im2)
+  assert not np.allclose(im1, im3)   # noise, mixing and background crop follow the rng
+  assert np.isfinite(im1).all()
+  assert float(jnp.linalg.norm(sc1['shape_image'], axis=-1).max()) <= c.model.s_max * (1 + 1e-5)
+  assert float(sc1['alpha'].mean()) > 0.05   # the object is drawn
+  assert sc1['overflow'].shape == (4,)
+
+
+def test_gradient_reaches_every_generator_parameter(tiny, generate_and_grad):
+  """D's score -> renderer -> shape, texture and background parameters."""
+  c, params = tiny[:2]
+  _, g = generate_and_grad(params, jax.random.key(7))
+  flat = jax.tree_util.tree_flatten_with_path(g)[0]
+  for path, leaf in flat:
+    assert np.isfinite(leaf).all(), path
+    assert float(jnp.linalg.norm(leaf)) > 0, jax.tree_util.keystr(path)
+  # Shape vs texture output channels of G_o's last toRGB, and G_b.
+  k = c.model.shape_pyramid_levels
+  last = g['object']['synthesis'][f'b{2 * c.resolution}_torgb']['conv']['kernel']
+  groups = {'shape': last[..., :3 * k], 'texture': last[..., 3 * k:],
+            'background': jnp.concatenate([x.ravel() for x in jax.tree_util.tree_leaves(
+                g['background'])])}
+  for name, gr in groups.items():
+    assert float(jnp.linalg.norm(gr)) > 0, name

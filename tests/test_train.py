@@ -1,0 +1,225 @@
+"""Tests of the training loop and the compiled step (fake small models).
+
+The machinery (loop, resume, signals, non-finite stop, lazy regularisation,
+RNG, no retracing) is tested with the fast stand-in networks of
+`test_train_fakes`; the real networks + renderer run in test_train_real.py
+(slow).
+"""
+
+import os
+import signal
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gan3d import checkpoint
+from gan3d import distributed
+from gan3d import state as state_lib
+from gan3d import summaries
+from gan3d import train
+from gan3d import train_step as train_step_lib
+from tests import test_train_fakes as fakes
+
+
+@pytest.fixture(autouse=True)
+def _fakes(monkeypatch):
+  fakes.install(monkeypatch)
+  monkeypatch.setattr(fakes, 'SIGTERM_AT', None)
+
+
+def _config(total=6, **train_overrides):
+  c = fakes.fake_config()
+  c.train.total_steps = total
+  c.train.checkpoint_every_steps = 3
+  c.train.sample_every_steps = 0
+  c.train.update(train_overrides)
+  return c
+
+
+def _losses(workdir):
+  rows = summaries.read_metrics(workdir)
+  return {r['step']: (r['d_loss'], r['g_loss'], r['d_grad_norm']) for r in rows}
+
+
+def _params(state):
+  return jax.device_get((state.g_params, state.d_params, state.g_ema_params,
+                         state.w_avg))
+
+
+@pytest.fixture(scope='module')
+def uninterrupted(tmp_path_factory):
+  """A 6-step run without interruption: (workdir, final state)."""
+  mp = pytest.MonkeyPatch()
+  fakes.install(mp)
+  try:
+    workdir = str(tmp_path_factory.mktemp('full'))
+    state = train.train_and_evaluate(_config(6), workdir)
+  finally:
+    mp.undo()
+  return workdir, state
+
+
+def test_run_produces_finite_losses_checkpoints_and_summaries(tmp_path):
+  workdir = str(tmp_path)
+  c = _config(4, checkpoint_every_steps=2, summaries=True, sample_every_steps=2,
+              keep_checkpoints=1)
+  state = train.train_and_evaluate(c, workdir)
+  assert int(state.step) == 4
+  rows = summaries.read_metrics(workdir)
+  assert [r['step'] for r in rows] == [1, 2, 3, 4]
+  for r in rows:
+    for k in ('d_loss', 'g_loss', 'd_grad_norm', 'g_grad_norm', 'images_per_sec'):
+      assert np.isfinite(r[k]), (k, r)
+  assert 'r1' in rows[0] and rows[0]['r1'] > 0   # step 0 is an R1 step
+  # keep_checkpoints=1: only the latest survives.
+  assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['4']
+  events = os.listdir(os.path.join(workdir, 'tb'))
+  assert events and events[0].startswith('events.out.tfevents')
+  assert os.path.getsize(os.path.join(workdir, 'tb', events[0])) > 1000  # images
+
+
+def test_resume_in_process_matches_uninterrupted(tmp_path, uninterrupted):
+  full_dir, full_state = uninterrupted
+  workdir = str(tmp_path)
+  s3 = train.train_and_evaluate(_config(3), workdir)   # "killed" after step 3
+  assert int(s3.step) == 3
+  s6 = train.train_and_evaluate(_config(6), workdir)   # resumes at 3
+  assert int(s6.step) == 6
+  a, b = _losses(full_dir), _losses(workdir)
+  assert sorted(b) == [1, 2, 3, 4, 5, 6]
+  for step in (4, 5, 6):
+    np.testing.assert_allclose(b[step], a[step], rtol=1e-6, atol=1e-7)
+  chex.assert_trees_all_close(_params(s6), _params(full_state), rtol=1e-6,
+                              atol=1e-7)
+
+
+def test_sigterm_saves_then_resume_matches(tmp_path, monkeypatch, uninterrupted):
+  full_dir, full_state = uninterrupted
+  workdir = str(tmp_path)
+  previous = signal.getsignal(signal.SIGTERM)
+  monkeypatch.setattr(fakes, 'SIGTERM_AT', 1)   # while fetching step 2's batch
+  state = train.train_and_evaluate(_config(6), workdir)
+  assert signal.getsignal(signal.SIGTERM) is previous   # handler restored
+  assert int(state.step) == 2                           # finished the step
+  manager = checkpoint.make_manager(workdir, 3)
+  assert manager.latest_step() == 2                     # saved on the signal
+  monkeypatch.setattr(fakes, 'SIGTERM_AT', None)
+  s6 = train.train_and_evaluate(_config(6), workdir)
+  a, b = _losses(full_dir), _losses(workdir)
+  for step in (3, 4, 5, 6):
+    np.testing.assert_allclose(b[step], a[step], rtol=1e-6, atol=1e-7)
+  chex.assert_trees_all_close(_params(s6), _params(full_state), rtol=1e-6,
+                              atol=1e-7)
+
+
+def test_nonfinite_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+  real_iter = fakes.make_train_iterator
+
+  def poisoned(config, process_index=0, process_count=1):
+    for i, batch in enumerate(real_iter(config, process_index, process_count)):
+      if i == 4:   # step 5
+        batch = {'image': np.full_like(batch['image'], np.nan)}
+      yield batch
+
+  monkeypatch.setattr(fakes, 'make_train_iterator', poisoned)
+  workdir = str(tmp_path)
+  with pytest.raises(FloatingPointError, match='non-finite values at step 5'):
+    train.train_and_evaluate(_config(6, checkpoint_every_steps=2), workdir)
+  manager = checkpoint.make_manager(workdir, 3)
+  assert manager.all_steps() == [2, 4]
+  template = _init_state(_config())
+  restored = checkpoint.restore_latest(manager, template)
+  assert int(restored.step) == 4
+  assert bool(state_lib.all_finite(restored))
+
+
+def _init_state(config, seed=0):
+  return state_lib.create_train_state(config, jax.random.PRNGKey(seed))
+
+
+def test_one_trace_for_all_steps(monkeypatch):
+  """R1 / path-length steps and plain steps share one compiled function."""
+  pl_weight = 2.0
+  c = _config(pl_weight=pl_weight, pl_interval=2, r1_interval=3)
+  chex.clear_trace_counter()
+  traced = chex.assert_max_traces(train_step_lib.train_step, n=1)
+  monkeypatch.setattr(train_step_lib, 'train_step', traced)
+  mesh = distributed.make_mesh()
+  step_fn = train_step_lib.make_train_step(c, mesh)
+  state = distributed.replicate(_init_state(c), mesh)
+  it = fakes.make_train_iterator(c)
+  r1_steps, pl_steps = [], []
+  for _ in range(6):
+    state, m = step_fn(state, distributed.global_batch(next(it), mesh))
+    r1_steps.append(float(m['r1_step']))
+    pl_steps.append(float(m['pl_step']))
+    assert float(m['finite']) == 1.0
+  assert r1_steps == [1, 0, 0, 1, 0, 0]
+  assert pl_steps == ([1, 0, 1, 0, 1, 0] if pl_weight else [0] * 6)
+  if pl_weight:
+    assert float(state.pl_mean) > 0
+
+
+def test_step_updates_everything_and_donates():
+  c = _config()
+  mesh = distributed.make_mesh()
+  step_fn = train.compiled_step(c, mesh, train_step_lib.stage_at(c, 0))
+  s0 = distributed.replicate(_init_state(c), mesh)
+  # Copies: a zero-copy numpy view of a CPU buffer would block its donation.
+  before = jax.tree_util.tree_map(lambda x: np.array(x, copy=True), s0)
+  batch = distributed.global_batch(next(fakes.make_train_iterator(c)), mesh)
+  s1, m = step_fn(s0, batch)
+  donated = [x.is_deleted() for x in jax.tree_util.tree_leaves(
+      (s0.g_params, s0.d_params, s0.g_opt_state, s0.g_ema_params))]
+  assert all(donated), donated
+  after = jax.device_get(s1)
+  assert int(after.step) == 1
+  np.testing.assert_array_equal(after.rng, before.rng)  # base key fixed
+  for name in ('g_params', 'd_params', 'w_avg'):
+    diff = jax.tree_util.tree_map(lambda a, b: np.abs(a - b).max(),
+                                  getattr(after, name), getattr(before, name))
+    assert max(jax.tree_util.tree_leaves(diff)) > 0, name
+  # Step 0: EMA ramp-up makes beta 0, so the EMA equals the new params.
+  assert float(m['ema_beta']) == 0.0
+  chex.assert_trees_all_close(after.g_ema_params, after.g_params)
+
+
+def test_rng_keys_are_distinct_per_consumer_and_step():
+  base = jax.random.PRNGKey(3)
+  seen = set()
+  for step in range(3):
+    keys = train_step_lib._split_keys(jax.random.fold_in(base, step))
+    assert set(keys) == set(train_step_lib.KEY_NAMES)
+    for k in keys.values():
+      seen.add(tuple(np.asarray(k).tolist()))
+  assert len(seen) == 3 * len(train_step_lib.KEY_NAMES)
+
+
+def test_progressive_schedule_and_reals():
+  c = fakes.fake_config()
+  c.resolution = 64
+  c.model.progressive = True
+  c.model.progressive_start_res = 16
+  c.train.batch_size = 10
+  c.train.progressive_fade_kimg = 0.1     # 100 images = 10 steps
+  c.train.progressive_stable_kimg = 0.05  # 50 images = 5 steps
+  stages = train_step_lib.progressive_stages(c)
+  assert [(s, st.res) for s, st in stages] == [(0, 16), (5, 32), (20, 64)]
+  assert train_step_lib.stage_at(c, 4).res == 16
+  assert train_step_lib.stage_at(c, 5).res == 32
+  assert train_step_lib.stage_at(c, 1000).res == 64
+  st = train_step_lib.stage_at(c, 5)
+  np.testing.assert_allclose(train_step_lib.fade_alpha(st, jnp.asarray(50)), 0.0)
+  np.testing.assert_allclose(train_step_lib.fade_alpha(st, jnp.asarray(100)), 0.5)
+  np.testing.assert_allclose(train_step_lib.fade_alpha(st, jnp.asarray(500)), 1.0)
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, 64, 64, 3))
+  r = train_step_lib.reals_at_stage(x, st, jnp.asarray(1.0))
+  chex.assert_shape(r, (2, 32, 32, 3))
+  np.testing.assert_allclose(r[0, 0, 0], x[0, :2, :2].mean((0, 1)), rtol=1e-5)
+  r0 = train_step_lib.reals_at_stage(x, st, jnp.asarray(0.0))
+  np.testing.assert_allclose(r0[0, 0, 0], r0[0, 1, 1], rtol=1e-5)  # 2x2 blocks
+  c.model.progressive = False
+  assert [s.res for _, s in train_step_lib.progressive_stages(c)] == [64]
