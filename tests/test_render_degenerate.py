@@ -213,3 +213,19 @@ def test_bad_arguments_raise_clear_errors(bad):
 def test_bad_settings_raise(field, value):
   with pytest.raises(ValueError, match=field):
     _settings(**{field: value})
+
+
+def test_nan_texel_outside_the_mesh_stays_out_of_the_image():
+  """A NaN texel that no drawn point samples must not reach any pixel."""
+  import jax.numpy as jnp
+  import numpy as np
+  from gan3d import render
+  settings = render.RenderSettings(height=16, width=16, window=16)
+  v = jnp.array([[-0.5, -0.5, 0.], [0.5, -0.5, 0.], [0., 0.5, 0.]])
+  faces = np.array([[0, 1, 2]], np.int32)
+  texture = jnp.ones((4, 4, 3)).at[0, 0].set(jnp.nan)
+  uv = jnp.array([[0.9, 0.9], [0.8, 0.9], [0.9, 0.8]])
+  out = render.render_mesh(v, faces, settings=settings, uv=uv,
+                           texture=texture)
+  assert np.isfinite(np.asarray(out.image)).all()
+  assert np.asarray(out.mask).sum() > 0

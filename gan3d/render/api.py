@@ -88,6 +88,8 @@ def _shade_impl(settings: RenderSettings, discrete, v, vattr, texture,
       tri_id, tri_xy, tri_z, tri_attr, settings)
   colour_c = (attr_c if texture is None
               else texture_lib.sample_bilinear(texture, attr_c))
+  # Uncovered pixels sample a dummy point; keep a NaN texel there out.
+  colour_c = jnp.where(alpha_c[:, None] > 0, colour_c, 0.0)
   vn = topology.vertex_normals(v, faces)
   normals = safe_math.safe_normalize(
       rasterize.interpolate(weights, vn[faces][t]))

@@ -118,6 +118,7 @@ def soft_layer(pix, vis, arg, tri_xy, tri_z, tri_attr, settings: RenderSettings,
   c = attr.shape[-1]
   # One scatter-add for everything: sum w a, sum w, and alpha_s = w of the
   # `arg` pair (its gradient is then a plain gather).
+  attr = jnp.where(vis[..., None], attr, 0.0)   # pairs outside the layer
   rows = jnp.concatenate(
       [w[..., None] * attr, w[..., None],
        jnp.where(arg, w, 0.0)[..., None]], -1)
