@@ -325,3 +325,28 @@ def test_vmap_equals_loop_and_single_trace():
     assert g.shape == x.shape and np.all(np.isfinite(np.asarray(g)))
   assert np.abs(np.asarray(grads[0])).max() > 0
   assert np.abs(np.asarray(grads[3])).max() > 0
+
+
+def test_numpy_inputs_work_under_jit_and_grad():
+  """The README example: numpy uv/texture/background with jit(grad)."""
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+  from gan3d import render
+  settings = render.RenderSettings(height=16, width=16, window=8)
+  n = 6
+  vertices = jnp.asarray(render.topology.grid_disc(n, 0.8).reshape(-1, 3))
+  faces = render.topology.grid_faces(n)
+  uv = render.topology.grid_uv(n)
+  texture = np.full((2 * n, 2 * n, 3), 0.5, np.float32)
+  background = np.zeros((16, 16, 3), np.float32)
+
+  def loss(v):
+    out = render.render_mesh(v, faces, settings=settings, uv=uv,
+                             texture=texture, background=background,
+                             viewpoint=np.array([0.3, 0.1], np.float32))
+    return jnp.mean(out.image)
+
+  g = jax.jit(jax.grad(loss))(vertices)
+  assert g.shape == vertices.shape
+  assert np.isfinite(np.asarray(g)).all() and np.abs(np.asarray(g)).sum() > 0

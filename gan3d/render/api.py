@@ -191,6 +191,11 @@ def render_mesh(vertices, faces, *, settings: RenderSettings,
     gradients flow to vertices, attributes/uv, texture and background.
   """
   vertices = jnp.asarray(vertices)
+  # numpy inputs (e.g. topology.grid_uv) must become jax arrays: indexing a
+  # numpy array with a traced index fails under jit.
+  attributes, uv, texture, background, viewpoint = (
+      None if x is None else jnp.asarray(x)
+      for x in (attributes, uv, texture, background, viewpoint))
   channels = _check_inputs(vertices, faces, settings, attributes, uv, texture,
                            background, viewpoint)
   faces = jnp.asarray(faces, jnp.int32)
