@@ -38,6 +38,20 @@ def apply_ablations(config: ml_collections.ConfigDict, variants: list[str],
     elif v not in known:
       raise ValueError(f'unknown config variant {v!r}; known: '
                        f'{sorted(set(known) | set(ABLATIONS))}')
+  add_eval_sections(config)
+  return config
+
+
+def add_eval_sections(config: ml_collections.ConfigDict
+                      ) -> ml_collections.ConfigDict:
+  """Adds config.eval and config.sample (the knobs of launch/evaluate.py and
+  launch/sample.py) so that `--config.eval.KEY=...` overrides work."""
+  from gan3d import evaluate as eval_lib   # pylint: disable=g-import-not-at-top
+  from gan3d import sample as sample_lib   # pylint: disable=g-import-not-at-top
+  if 'eval' not in config:
+    config.eval = eval_lib.eval_config()
+  if 'sample' not in config:
+    config.sample = sample_lib.sample_config()
   return config
 
 
