@@ -22,7 +22,6 @@ both scenes have the same shapes (in `SINGLE` the second triangle is parked
 far off-screen, where it draws nothing).
 """
 import functools
-import os
 
 import jax
 import jax.numpy as jnp
@@ -32,11 +31,6 @@ from jax.test_util import check_grads
 
 import reference_renderer as ref
 
-_INIT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'gan3d',
-                     'render', '__init__.py')
-pytestmark = pytest.mark.skipif(
-    not (os.path.exists(_INIT) and 'render_mesh' in open(_INIT).read()),
-    reason='gan3d.render.render_mesh not written yet')
 
 H = W = 12
 EPS = 1e-6

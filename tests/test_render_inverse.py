@@ -9,7 +9,6 @@ crisp renderer (soft=False) the vertices only feel the colour interpolation
 inside triangles, and the error drops clearly less.
 """
 import functools
-import os
 
 import jax
 import jax.numpy as jnp
@@ -17,11 +16,6 @@ import numpy as np
 import optax
 import pytest
 
-_INIT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'gan3d',
-                     'render', '__init__.py')
-pytestmark = pytest.mark.skipif(
-    not (os.path.exists(_INIT) and 'render_mesh' in open(_INIT).read()),
-    reason='gan3d.render.render_mesh not written yet')
 
 VIEWPOINTS = np.array([[0.0, 0.0], [0.45, 0.15], [-0.45, -0.15],
                        [0.2, -0.3]], np.float32)

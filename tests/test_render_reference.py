@@ -6,24 +6,12 @@ Part 2 holds the fast renderer `gan3d.render.render_mesh` to the reference on
 random triangle soups with occlusions, silhouettes, off-screen and partially
 visible triangles.
 """
-import os
 
 import jax
 import numpy as np
 import pytest
 
 import reference_renderer as ref
-
-_HERE = os.path.dirname(os.path.abspath(__file__))
-_INIT = os.path.join(_HERE, '..', 'gan3d', 'render', '__init__.py')
-
-
-def _fast_available():
-  return os.path.exists(_INIT) and 'render_mesh' in open(_INIT).read()
-
-
-needs_fast = pytest.mark.skipif(
-    not _fast_available(), reason='gan3d.render.render_mesh not written yet')
 
 H = W = 16
 D = 4.0
@@ -337,7 +325,6 @@ def _compare(expect, got, atol, min_margin):
                              expect.normals[ok], atol=10 * atol)
 
 
-@needs_fast
 @pytest.mark.parametrize('case', CASES, ids=[
     'seed{}-{}-{}-B{}-slope{}-{}'.format(c[0], 'soft' if c[1] else 'crisp',
                                          'tex' if c[2] else 'attr', c[3], c[4],
@@ -356,7 +343,6 @@ def test_matches_reference_float64(case):
     assert np.any((expect.alpha_soft > 0) & (expect.mask == 0))  # silhouette
 
 
-@needs_fast
 @pytest.mark.parametrize('case', CASES[2:4], ids=lambda c: f'seed{c[0]}')
 def test_matches_reference_float32(case):
   import jax.numpy as jnp
@@ -365,7 +351,6 @@ def test_matches_reference_float32(case):
   _compare(expect, got, atol=2e-4, min_margin=1e-3)
 
 
-@needs_fast
 @pytest.mark.parametrize('viewpoint', [(0.4, -0.2), (-1.0, 0.3), (3.0, 1.2)])
 def test_matches_reference_with_viewpoint(viewpoint):
   import jax.numpy as jnp
@@ -375,7 +360,6 @@ def test_matches_reference_with_viewpoint(viewpoint):
     _compare(expect, got, atol=1e-8, min_margin=1e-7)
 
 
-@needs_fast
 def test_matches_reference_non_square():
   import jax.numpy as jnp
   with jax.enable_x64(True):

@@ -5,7 +5,6 @@ the standard right-handed rotation matrices, depth = D - z, the unit ball fits
 the image, pixel centres at (j + 0.5, i + 0.5), x right and y down on screen.
 """
 import functools
-import os
 
 import chex
 import jax
@@ -15,11 +14,6 @@ import pytest
 
 import reference_renderer as ref
 
-_INIT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'gan3d',
-                     'render', '__init__.py')
-pytestmark = pytest.mark.skipif(
-    not (os.path.exists(_INIT) and 'render_mesh' in open(_INIT).read()),
-    reason='gan3d.render.render_mesh not written yet')
 
 H = W = 16
 D = 4.0
