@@ -322,3 +322,58 @@ def test_gradient_reaches_every_generator_parameter(tiny, generate_and_grad):
                 g['background'])])}
   for name, gr in groups.items():
     assert float(jnp.linalg.norm(gr)) > 0, name
+
+
+def _depthwise_reference(x, kernel2d, pad, stride=1, lhs_dilation=(1, 1)):
+  c = x.shape[-1]
+  k = jnp.tile(jnp.asarray(kernel2d, x.dtype)[:, :, None, None], (1, 1, 1, c))
+  return jax.lax.conv_general_dilated(
+      x, k, window_strides=(stride, stride), padding=(pad, pad),
+      lhs_dilation=lhs_dilation, dimension_numbers=('NHWC', 'HWIO', 'NHWC'),
+      feature_group_count=c)
+
+
+@pytest.mark.parametrize('shape', [(2, 4, 4, 3), (1, 8, 16, 2), (3, 16, 8, 1)])
+def test_fir_matches_depthwise_conv(shape):
+  """The sliced FIR resampling equals StyleGAN2's upfirdn2d written as a
+  depthwise convolution (the straightforward reference), values and grads."""
+  x = _randn(3, shape)
+  ref_up = lambda x: _depthwise_reference(x, layers._fir_2d(4.0), (2, 2),
+                                          lhs_dilation=(2, 2))
+  ref_down = lambda x: _depthwise_reference(x, layers._fir_2d(1.0), (1, 1), 2)
+  ref_blur = lambda x: _depthwise_reference(x, layers._fir_2d(1.0), (2, 2))
+  fast_blur = lambda x: layers._fir_2d_separable(x, 1.0, pad=(2, 2))
+  for fast, ref in [(layers.upsample2d, ref_up), (layers.downsample2d, ref_down),
+                    (fast_blur, ref_blur)]:
+    np.testing.assert_allclose(fast(x), ref(x), rtol=1e-5, atol=1e-6)
+    probe = _randn(4, fast(x).shape)
+    g_fast = jax.grad(lambda x: jnp.sum(fast(x) * probe))(x)
+    g_ref = jax.grad(lambda x: jnp.sum(ref(x) * probe))(x)
+    np.testing.assert_allclose(g_fast, g_ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize('k,stride,pad', [(3, 1, 1), (3, 2, 0), (1, 1, 0), (1, 2, 0)])
+def test_im2col_conv_matches_native(k, stride, pad):
+  """The CPU path (im2col matrix product) is the same function as
+  lax.conv_general_dilated: values, gradients, and the R1-style second order."""
+  x, w = _randn(5, (2, 8, 8, 3)), _randn(6, (k, k, 3, 4))
+  native = lambda x, w: layers._conv(x, w, stride, pad, impl='native')
+  im2col = lambda x, w: layers._conv(x, w, stride, pad, impl='im2col')
+  np.testing.assert_allclose(im2col(x, w), native(x, w), rtol=1e-5, atol=1e-5)
+
+  def r1(f):   # gradient w.r.t. w of |d sum(f) / dx|^2, as in the R1 penalty
+    gx = lambda w: jax.grad(lambda x: jnp.sum(jnp.sin(f(x, w))))(x)
+    return jax.grad(lambda w: jnp.sum(gx(w) ** 2))(w)
+
+  for order_fn in [lambda f: jax.grad(lambda x, w: jnp.sum(jnp.sin(f(x, w))),
+                                      argnums=(0, 1))(x, w), r1]:
+    for a, b in zip(jax.tree_util.tree_leaves(order_fn(im2col)),
+                    jax.tree_util.tree_leaves(order_fn(native))):
+      np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_conv_impl_auto_and_bad_value():
+  assert layers.resolve_conv_impl('auto') in ('im2col', 'native')
+  assert layers.resolve_conv_impl('native') == 'native'
+  with pytest.raises(ValueError, match='conv_impl'):
+    layers.resolve_conv_impl('cudnn')

@@ -36,6 +36,8 @@ MODEL_KEYS = {
     'mbstd_group_size': 'minibatch standard-deviation group size (4; 0 = layer off); the '
                         'per-device batch must be divisible by min(group, batch)',
     'mbstd_num_channels': 'features produced by the minibatch-stddev layer (1)',
+    'conv_impl': "'auto' (im2col matrix products on a CPU, native convolutions on "
+                 "GPU/TPU), 'native' or 'im2col'; same function, different speed",
 }
 
 
@@ -55,6 +57,7 @@ def model_config(variant: str = 'paper') -> ml_collections.ConfigDict:
   c.mbstd_group_size = 4
   c.mbstd_num_channels = 1
   c.mapping_lr_mult = 0.01
+  c.conv_impl = 'auto'
   if variant == 'paper':
     c.z_dim = 512
     c.w_dim = 512

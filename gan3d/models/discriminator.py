@@ -60,6 +60,7 @@ class Discriminator(nn.Module):
   mbstd_group_size: int = 4
   mbstd_num_channels: int = 1
   progressive: bool = False
+  conv_impl: str = 'native'   # layers.resolve_conv_impl
 
   def _ch(self, res: int) -> int:
     return layers.channels_at(res, self.channel_base, self.channel_max)
@@ -83,7 +84,8 @@ class Discriminator(nn.Module):
     def from_rgb(res):  # one module per resolution, created on first use
       if res not in from_rgb_modules:
         from_rgb_modules[res] = layers.EqualConv2d(
-            self._ch(res), kernel_size=1, activation='lrelu', name=f'b{res}_fromrgb')
+            self._ch(res), kernel_size=1, activation='lrelu', conv_impl=self.conv_impl,
+            name=f'b{res}_fromrgb')
       return from_rgb_modules[res]
 
     if self.progressive and self.is_initializing():
@@ -103,7 +105,8 @@ class Discriminator(nn.Module):
     chex.assert_shape(x, (b, 4, 4, self._ch(4)))
     if self.mbstd_group_size > 0:  # 0 = layer off
       x = minibatch_stddev(x, self.mbstd_group_size, self.mbstd_num_channels)
-    x = layers.EqualConv2d(self._ch(4), 3, activation='lrelu', name='b4_conv')(x)
+    x = layers.EqualConv2d(self._ch(4), 3, activation='lrelu', conv_impl=self.conv_impl,
+                           name='b4_conv')(x)
     x = x.reshape(b, -1)
     x = layers.EqualDense(self._ch(4), activation='lrelu', name='b4_fc')(x)
     logits = layers.EqualDense(1, name='b4_out')(x)[:, 0]
@@ -113,9 +116,11 @@ class Discriminator(nn.Module):
   def _block(self, x: jax.Array, res: int) -> jax.Array:
     c_out = self._ch(res // 2)
     skip = layers.EqualConv2d(c_out, kernel_size=1, down=True, use_bias=False,
-                              name=f'b{res}_skip')(x)
-    y = layers.EqualConv2d(self._ch(res), 3, activation='lrelu', name=f'b{res}_conv0')(x)
-    y = layers.EqualConv2d(c_out, 3, down=True, activation='lrelu', name=f'b{res}_conv1')(y)
+                              conv_impl=self.conv_impl, name=f'b{res}_skip')(x)
+    y = layers.EqualConv2d(self._ch(res), 3, activation='lrelu',
+                           conv_impl=self.conv_impl, name=f'b{res}_conv0')(x)
+    y = layers.EqualConv2d(c_out, 3, down=True, activation='lrelu',
+                           conv_impl=self.conv_impl, name=f'b{res}_conv1')(y)
     return (skip + y) * (1.0 / math.sqrt(2.0))
 
 
@@ -125,7 +130,8 @@ def make_discriminator(config: Any) -> Discriminator:
                        channel_base=int(m.d_channel_base), channel_max=int(m.d_channel_max),
                        mbstd_group_size=int(m.mbstd_group_size),
                        mbstd_num_channels=int(m.mbstd_num_channels),
-                       progressive=bool(m.progressive))
+                       progressive=bool(m.progressive),
+                       conv_impl=layers.resolve_conv_impl(str(m.get('conv_impl', 'auto'))))
 
 
 def init_discriminator(rng: jax.Array, config: Any) -> dict:

@@ -38,12 +38,14 @@ class StyleGenerator(nn.Module):
   out_channels: int
   channel_base: int
   channel_max: int
+  conv_impl: str = 'native'
 
   def setup(self):
     self.mapping = MappingNetwork(self.z_dim, self.w_dim, self.mapping_layers,
                                   self.mapping_lr_mult)
     self.synthesis = SynthesisNetwork(self.resolution, self.out_channels, self.w_dim,
-                                      self.channel_base, self.channel_max)
+                                      self.channel_base, self.channel_max,
+                                      conv_impl=self.conv_impl)
 
   def map(self, z: jax.Array) -> jax.Array:
     """``z [B, z_dim] -> w [B, w_dim]``."""
@@ -87,7 +89,8 @@ def make_generator(config: Any, which: str) -> StyleGenerator:
   return StyleGenerator(
       z_dim=int(m.z_dim), w_dim=int(m.w_dim), mapping_layers=int(m.mapping_layers),
       mapping_lr_mult=float(m.mapping_lr_mult), resolution=2 * int(config.resolution),
-      out_channels=out, channel_base=int(m.channel_base), channel_max=int(m.channel_max))
+      out_channels=out, channel_base=int(m.channel_base), channel_max=int(m.channel_max),
+      conv_impl=layers.resolve_conv_impl(str(m.get('conv_impl', 'auto'))))
 
 
 def num_ws(config: Any) -> int:

@@ -42,6 +42,7 @@ class SynthesisNetwork(nn.Module):
   w_dim: int
   channel_base: int
   channel_max: int
+  conv_impl: str = 'native'   # layers.resolve_conv_impl
 
   @property
   def num_ws(self) -> int:
@@ -68,17 +69,18 @@ class SynthesisNetwork(nn.Module):
 
     const = layers.param(self, 'const', 'normal', 1.0, (4, 4, self._ch(4)))
     x = jnp.broadcast_to(const[None].astype(ws.dtype), (b, 4, 4, self._ch(4)))
-    x = layers.StyleLayer(self._ch(4), name='b4_conv1')(x, ws[:, 0], key_for(0))
-    img = layers.ToRGB(self.out_channels, name='b4_torgb')(x, ws[:, 1])
+    x = layers.StyleLayer(self._ch(4), conv_impl=self.conv_impl, name='b4_conv1')(x, ws[:, 0], key_for(0))
+    img = layers.ToRGB(self.out_channels, conv_impl=self.conv_impl, name='b4_torgb')(x, ws[:, 1])
     if self.is_initializing():
       stage_res = self.resolution  # build every block so all parameters exist
     for res in layers.resolutions(8, stage_res):
       i = 2 * layers.check_power_of_two(res, 'res') - 5
-      x = layers.StyleLayer(self._ch(res), up=True, name=f'b{res}_conv0')(
+      x = layers.StyleLayer(self._ch(res), up=True, conv_impl=self.conv_impl,
+                           name=f'b{res}_conv0')(
           x, ws[:, i], key_for(i))
-      x = layers.StyleLayer(self._ch(res), name=f'b{res}_conv1')(
+      x = layers.StyleLayer(self._ch(res), conv_impl=self.conv_impl, name=f'b{res}_conv1')(
           x, ws[:, i + 1], key_for(i + 1))
-      rgb = layers.ToRGB(self.out_channels, name=f'b{res}_torgb')(x, ws[:, i + 2])
+      rgb = layers.ToRGB(self.out_channels, conv_impl=self.conv_impl, name=f'b{res}_torgb')(x, ws[:, i + 2])
       if res == stage_res:  # fade-in of the newest block (alpha=1: no-op)
         rgb = rgb * jnp.asarray(fade_alpha, rgb.dtype)
       img = layers.upsample2d(img) + rgb
