@@ -3,8 +3,9 @@ r"""Images/s of the full training step, and the cost of 3D.
 For each config, times the compiled `gan3d.train_step` (D step + G step + lazy
 R1 at its natural interval) and the same step with the renderer replaced by a
 plain 2D image head: the generator's texture, average-pooled from 2N to N,
-used directly as the image (no mesh, no rasterisation). The ratio of the two
-times is the cost of 3D.
+composited over the background crop with a fixed disc mask (no mesh, no
+rasterisation; both generators still run). The ratio of the two times is the
+cost of 3D.
 
   python -m benchmarks.train_step                       # synthetic (32), 64
   python -m benchmarks.train_step --configs=synthetic,synthetic64,ffhq128 \
@@ -53,11 +54,18 @@ def get_config(name: str):
 
 
 def render_2d(scene: dict, viewpoint: jax.Array, config) -> tuple[jax.Array, dict]:
-  """The 2D head: texture ``[B, 2n, 2n, 3]`` pooled to ``[B, n, n, 3]``."""
+  """The 2D head: texture ``[B, 2n, 2n, 3]`` pooled to ``[B, n, n, 3]`` and
+  composited over the background crop with a fixed disc mask, so that both
+  generators (G_o's texture and G_b) stay in the step; only the shape
+  channels, the renderer and the pyramid / size constraint drop out."""
   del viewpoint, config
   tex = scene['texture']
   b, h, w, c = tex.shape
-  images = tex.reshape(b, h // 2, 2, w // 2, 2, c).mean((2, 4))
+  fg = tex.reshape(b, h // 2, 2, w // 2, 2, c).mean((2, 4))
+  n = h // 2
+  r = (np.arange(n) + 0.5) / n * 2.0 - 1.0
+  mask = jnp.asarray((r[None, :] ** 2 + r[:, None] ** 2 <= 0.8 ** 2), fg.dtype)
+  images = fg * mask[..., None] + scene['background'] * (1.0 - mask[..., None])
   zeros = jnp.zeros(images.shape[:3], images.dtype)
   return images, dict(scene, alpha=zeros, depth=zeros,
                       normals=jnp.zeros_like(images))

@@ -344,3 +344,25 @@ def test_numpy_inputs_work_under_jit_and_grad():
   g = jax.jit(jax.grad(loss))(vertices)
   assert g.shape == vertices.shape
   assert np.isfinite(np.asarray(g)).all() and np.abs(np.asarray(g)).sum() > 0
+
+
+@pytest.mark.parametrize('seed', [0, 1, 2])
+def test_suggest_window_is_the_smallest_without_overflow(seed):
+  """`suggest_window` and the renderer's overflow count use one definition:
+  at the suggested K nothing overflows, at K - 1 something does."""
+  from gan3d import render
+  sc = _scene(seed)
+  vp = jnp.asarray([0.4, -0.2], jnp.float32)
+  k = render.suggest_window(sc['vertices'], sc['faces'], _settings(window=1), vp)
+  assert k >= 2
+
+  def overflow(window):
+    out = render.render_mesh(jnp.asarray(sc['vertices'], jnp.float32),
+                             jnp.asarray(sc['faces']), settings=_settings(window=window),
+                             attributes=jnp.asarray(sc['attributes'], jnp.float32),
+                             background=jnp.asarray(sc['background'], jnp.float32),
+                             viewpoint=vp)
+    return int(out.overflow)
+
+  assert overflow(k) == 0
+  assert overflow(k - 1) > 0

@@ -229,7 +229,8 @@ def render_mesh(vertices, faces, *, settings: RenderSettings,
 
 def suggest_window(vertices, faces, settings: RenderSettings,
                    viewpoints=None) -> int:
-  """Smallest window K that clips no triangle for these inputs (host-side).
+  """Smallest window K that clips no triangle for these inputs (host-side):
+  with ``settings.window >= suggest_window(...)`` the ``overflow`` output is 0.
 
   vertices [V, 3] or [B, V, 3]; viewpoints None, [2] or [B, 2].
   """
@@ -239,7 +240,6 @@ def suggest_window(vertices, faces, settings: RenderSettings,
     vertices = vertices[None]
   vps = [None] * len(vertices) if viewpoints is None else (
       np.broadcast_to(np.asarray(viewpoints), (len(vertices), 2)))
-  ext = settings.extension
   k = 1
   for verts, vp in zip(vertices, vps):
     xy, depth = camera.project(jnp.asarray(verts), None if vp is None
@@ -249,8 +249,8 @@ def suggest_window(vertices, faces, settings: RenderSettings,
         np.isfinite(tri), (1, 2))
     if not ok.any():
       continue
-    lo = tri[ok].min(1) - ext - 0.5
-    hi = tri[ok].max(1) + ext - 0.5
-    span = np.floor(hi) - np.ceil(lo) + 1
-    k = max(k, int(span.max()))
+    first, last = (np.asarray(a) for a in rasterize.pixel_span(tri[ok], settings))
+    on_screen = np.all(last >= first, axis=1)
+    if on_screen.any():
+      k = max(k, int((last - first + 1)[on_screen].max()))
   return k

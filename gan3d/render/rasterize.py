@@ -62,6 +62,27 @@ def sanitize(tri_xy, tri_z, valid):
   return tri_xy, tri_z
 
 
+def pixel_span(tri_xy, settings: RenderSettings):
+  """First and last pixel (column, row) covered by each triangle's extended
+  bounding box, clamped to the image: ``tri_xy [F, 3, 2] -> first, last
+  [F, 2]`` (float; ``last < first`` in some axis when off-screen).
+
+  Pixel c has its centre at c + 0.5; the covered range is
+  ``[ceil(lo), floor(hi)]`` with ``lo/hi`` the box extended by the soft width
+  ``settings.extension``. The one definition of "window size needed", shared
+  by `window_pixels` (overflow count) and `gan3d.render.suggest_window`.
+  """
+  h, w = settings.height, settings.width
+  ext = settings.extension
+  tri_xy = jnp.asarray(tri_xy)
+  lo = jnp.min(tri_xy, axis=1) - ext - 0.5       # [F, 2]
+  hi = jnp.max(tri_xy, axis=1) + ext - 0.5
+  size = jnp.array([w, h], tri_xy.dtype)
+  first = jnp.clip(jnp.ceil(jnp.clip(lo, -2.0, size + 2)), 0, size - 1)
+  last = jnp.minimum(jnp.floor(jnp.clip(hi, -2.0, size + 2)), size - 1)
+  return first, last
+
+
 def window_pixels(tri_xy, valid, settings: RenderSettings):
   """The K x K pixel window of every triangle.
 
@@ -70,15 +91,8 @@ def window_pixels(tri_xy, valid, settings: RenderSettings):
   whose extended bounding box holds more pixel centres than the window).
   """
   h, w, k = settings.height, settings.width, settings.window
-  ext = settings.extension
   tri_xy = jax.lax.stop_gradient(tri_xy)
-  lo = jnp.min(tri_xy, axis=1) - ext - 0.5       # [F, 2]
-  hi = jnp.max(tri_xy, axis=1) + ext - 0.5
-  size = jnp.array([w, h], tri_xy.dtype)
-  # Pixel c has its centre at c + 0.5: the covered range is [ceil(lo), floor(hi)].
-  first = jnp.clip(jnp.ceil(jnp.clip(lo, -2.0, size + 2)), 0, size - 1)
-  last = jnp.floor(jnp.clip(hi, -2.0, size + 2))
-  last = jnp.minimum(last, size - 1)
+  first, last = pixel_span(tri_xy, settings)
   on_screen = jnp.all(last >= first, axis=1)
   too_big = jnp.any(last - first + 1 > k, axis=1)
   overflow = jnp.sum(valid & on_screen & too_big).astype(jnp.int32)

@@ -1,0 +1,78 @@
+r"""Markdown table of a synthetic study (benchmarks/synthetic_study.sh).
+
+  python -m benchmarks.study_table ROOT [RUN ...]
+
+Reads ROOT/RUN/eval/metrics_step*.json (the latest step) for each run and
+prints one row per run plus the baselines (flat disc, sphere cap, untrained
+generator) of the first run that has them, and the training wall time taken
+from ROOT/RUN.log.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import sys
+
+COLUMNS = (('mmd_cd', 'Chamfer MMD ↓'), ('coverage', 'coverage ↑'),
+           ('side', 'depth SIDE ↓'), ('mad', 'normal MAD (deg) ↓'),
+           ('hollow_rate', 'hollow-face rate ↓'), ('empty_rate', 'empty ↓'))
+
+
+def latest_metrics(run_dir: str) -> dict | None:
+  paths = glob.glob(os.path.join(run_dir, 'eval', 'metrics_step*.json'))
+  if not paths:
+    return None
+  step = lambda p: int(re.search(r'metrics_step(\d+)\.json$', p).group(1))
+  with open(max(paths, key=step)) as fh:
+    return json.load(fh)
+
+
+def train_seconds(log_path: str) -> float | None:
+  if not os.path.exists(log_path):
+    return None
+  with open(log_path, errors='replace') as fh:
+    walls = [float(x) for x in re.findall(r'train wall ([\d.]+) s', fh.read())]
+  return sum(walls) if walls else None   # a stopped + resumed run: both parts
+
+
+def table(root: str, runs: list[str]) -> str:
+  head = ['run', 'step', 'train min'] + [c[1] for c in COLUMNS] + ['SWD x1e3 ↓']
+  lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+  baselines = None
+  for run in runs:
+    m = latest_metrics(os.path.join(root, run))
+    if m is None:
+      lines.append(f'| {run} | (no evaluation) |')
+      continue
+    geo, img = m.get('geometry', {}), m['image']
+    secs = train_seconds(os.path.join(root, run + '.log'))
+    cells = [run, str(m['step']), f'{secs / 60:.0f}' if secs else '?']
+    cells += [f"{geo['generator'][k]:.3g}" if 'generator' in geo else '-' for k, _ in COLUMNS]
+    cells.append(f"{img['generator']['swd_avg']:.3g}")
+    lines.append('| ' + ' | '.join(cells) + ' |')
+    if baselines is None and 'disc' in geo:
+      baselines = (geo, img)
+  if baselines is not None:
+    geo, img = baselines
+    for name in ('untrained', 'disc', 'sphere_cap'):
+      if name in geo:
+        cells = [f'*{name} baseline*', '-', '-'] + [f'{geo[name][k]:.3g}' for k, _ in COLUMNS]
+        cells.append(f"{img[name]['swd_avg']:.3g}" if name in img else '-')
+        lines.append('| ' + ' | '.join(cells) + ' |')
+  return '\n'.join(lines)
+
+
+def main(argv: list[str]) -> None:
+  if len(argv) < 2:
+    sys.exit(__doc__)
+  root = argv[1]
+  runs = argv[2:] or sorted(d for d in os.listdir(root)
+                            if os.path.isdir(os.path.join(root, d)))
+  print(table(root, runs))
+
+
+if __name__ == '__main__':
+  main(sys.argv)
