@@ -24,7 +24,8 @@ class Writer:
   """Writes scalars/images under ``workdir``; a no-op unless ``enabled``.
 
   Args:
-    workdir: run directory; events go to ``workdir/tb``.
+    workdir: run directory; events go to ``workdir/tb``, image grids also to
+      ``workdir/samples/<name>_step<N>.png`` (viewable without TensorBoard).
     enabled: False on processes other than 0.
     tensorboard: write TensorBoard events (else only metrics.jsonl).
   """
@@ -32,6 +33,7 @@ class Writer:
   def __init__(self, workdir: str, enabled: bool = True,
                tensorboard: bool = True):
     self.enabled = enabled
+    self._workdir = workdir
     self._tb = None
     self._jsonl = None
     if not enabled:
@@ -63,11 +65,21 @@ class Writer:
 
   def images(self, step: int, images: Mapping[str, np.ndarray]):
     """``images``: name -> ``[H, W, 3]`` float in [0, 1] (e.g. a grid)."""
-    if not self.enabled or self._tb is None:
+    if not self.enabled:
+      return
+    pngs = {k: _encode_png(v) for k, v in images.items()}
+    out_dir = os.path.join(self._workdir, 'samples')
+    os.makedirs(out_dir, exist_ok=True)
+    for k, png in pngs.items():
+      path = os.path.join(out_dir, f"{k.replace('/', '_')}_step{int(step):07d}.png")
+      with open(path + '.tmp', 'wb') as fh:   # atomic: never a half-written PNG
+        fh.write(png)
+      os.replace(path + '.tmp', path)
+    if self._tb is None:
       return
     with self._tb.as_default(step=int(step)):
       for k, v in images.items():
-        png = _encode_png(v)
+        png = pngs[k]
         h, w = np.asarray(v).shape[:2]
         self._tf.summary.write(
             k, self._tf.constant([str(w).encode(), str(h).encode(), png]),
