@@ -10,6 +10,7 @@ cost of 3D.
   python -m benchmarks.train_step                       # synthetic (32), 64
   python -m benchmarks.train_step --configs=synthetic,synthetic64,ffhq128 \
       --batch=4 --steps=5
+  python -m benchmarks.train_step --set=model.conv_impl=native   # XLA convs on CPU
 
 Compile time is excluded (first step is a warm-up); the timed steps start at
 step 1, so R1 (every r1_interval steps) is included at its usual rate.
@@ -37,6 +38,23 @@ _CONFIGS = flags.DEFINE_list('configs', ['synthetic', 'synthetic64'],
 _BATCH = flags.DEFINE_integer('batch', 0, 'global batch (0: the config\'s)')
 _STEPS = flags.DEFINE_integer('steps', 8, 'timed steps')
 _MODES = flags.DEFINE_list('modes', ['3d', '2d'], '3d (renderer) and/or 2d head')
+_SET = flags.DEFINE_list('set', [], 'config overrides KEY=VALUE (Python literal), '
+                         'e.g. --set=model.conv_impl="\'native\'",model.channel_base=2048')
+
+
+def apply_overrides(config, items):
+  import ast  # pylint: disable=g-import-not-at-top
+  for item in items:
+    key, _, value = item.partition('=')
+    node, *path = key.split('.')
+    target = config
+    for part in [node] + path[:-1]:
+      target = target[part]
+    try:
+      target[path[-1] if path else node] = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+      target[path[-1] if path else node] = value    # a bare string
+  return config
 
 
 def get_config(name: str):
@@ -100,6 +118,7 @@ def main(argv):
     config = get_config(name)
     if _BATCH.value:
       config.train.batch_size = _BATCH.value
+    apply_overrides(config, _SET.value)
     b = int(config.train.batch_size)
     times = {}
     for mode in _MODES.value:

@@ -6,6 +6,9 @@ Shape image N = 128, texture and background 2N = 256 (both StyleGANs run at
 Progressive growing from 16 x 16 to 128 x 128 is available with the
 ``progressive`` variant (the paper grew progressively; off by default, the
 StyleGAN2 skip/residual networks train at full resolution from the start).
+The shape is predicted as an offset from a hemisphere (the measured better
+default, README "Results"); the paper's raw coordinates are
+``--config.model.shape_param=raw --config.model.shape_output_scale=1.0``.
 
 Prepare the images once (a folder of FFHQ PNGs, any size; nothing is
 downloaded), then run:
