@@ -4,8 +4,10 @@
 #
 #   bash benchmarks/synthetic_study.sh ROOT [RUN ...]
 #
-# RUN names (default: all): raw offset_hemisphere offset_disc crisp no_size
-# no_pyramid yaw120. Runs go two at a time, each on one CPU thread (on a
+# RUN names (default: all): raw offset_hemisphere offset_disc
+# hemisphere_scale0.3 hemisphere_scale1.0 (offset_hemisphere with that
+# shape_output_scale instead of the default 0.1) crisp no_size no_pyramid
+# yaw120. Runs go two at a time, each on one CPU thread (on a
 # 2-core machine two single-threaded runs finish ~1.3x sooner than one after
 # the other). Each run writes ROOT/NAME (checkpoints, metrics.jsonl, samples)
 # and ROOT/NAME/eval/metrics_step*.json; timings are in ROOT/NAME.log.
@@ -14,7 +16,8 @@ ROOT=${1:?usage: synthetic_study.sh ROOT [RUN ...]}
 shift
 RUNS=("$@")
 if [ ${#RUNS[@]} -eq 0 ]; then
-  RUNS=(raw offset_hemisphere offset_disc crisp no_size no_pyramid yaw120)
+  RUNS=(raw offset_hemisphere offset_disc hemisphere_scale0.3 hemisphere_scale1.0
+        crisp no_size no_pyramid yaw120)
 fi
 PARALLEL=${PARALLEL:-2}
 # Samples per evaluation (the Chamfer MMD against the 512 test shapes costs
@@ -28,6 +31,9 @@ run_one() {
   case $name in
     raw) args=(--config.model.shape_param=raw --config.model.shape_output_scale=1.0) ;;
     offset_hemisphere|offset_disc) args=(--config.model.shape_param=$name) ;;
+    hemisphere_scale0.3|hemisphere_scale1.0)
+      args=(--config.model.shape_param=offset_hemisphere
+            --config.model.shape_output_scale=${name#hemisphere_scale}) ;;
     crisp|no_size|no_pyramid|yaw120) cfg=configs/synthetic.py:$name ;;
     *) echo "unknown run $name" >&2; return 2 ;;
   esac
