@@ -3,8 +3,8 @@ r"""Markdown table of a synthetic study (benchmarks/synthetic_study.sh).
   python -m benchmarks.study_table ROOT [RUN ...]
 
 Reads ROOT/RUN/eval/metrics_step*.json (the latest step) for each run and
-prints one row per run plus the baselines (flat disc, sphere cap, untrained
-generator) of the first run that has them, and the training wall time taken
+prints one row per run, one row per run for its untrained generator (step 0),
+and the flat-disc and sphere-cap baselines; the training wall time is taken
 from ROOT/RUN.log.
 """
 
@@ -41,7 +41,7 @@ def train_seconds(log_path: str) -> float | None:
 def table(root: str, runs: list[str]) -> str:
   head = ['run', 'step', 'train min'] + [c[1] for c in COLUMNS] + ['SWD x1e3 ↓']
   lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
-  baselines = None
+  untrained, fixed = [], None
   for run in runs:
     m = latest_metrics(os.path.join(root, run))
     if m is None:
@@ -53,15 +53,21 @@ def table(root: str, runs: list[str]) -> str:
     cells += [f"{geo['generator'][k]:.3g}" if 'generator' in geo else '-' for k, _ in COLUMNS]
     cells.append(f"{img['generator']['swd_avg']:.3g}")
     lines.append('| ' + ' | '.join(cells) + ' |')
-    if baselines is None and 'disc' in geo:
-      baselines = (geo, img)
-  if baselines is not None:
-    geo, img = baselines
-    for name in ('untrained', 'disc', 'sphere_cap'):
-      if name in geo:
-        cells = [f'*{name} baseline*', '-', '-'] + [f'{geo[name][k]:.3g}' for k, _ in COLUMNS]
-        cells.append(f"{img[name]['swd_avg']:.3g}" if name in img else '-')
-        lines.append('| ' + ' | '.join(cells) + ' |')
+    if 'untrained' in geo:
+      untrained.append((run, geo['untrained'], img.get('untrained')))
+    if fixed is None and 'disc' in geo:
+      fixed = geo
+  # The untrained generator differs per config (parametrisation, eq 13/14
+  # switches); the disc and the sphere cap do not.
+  for run, geo_u, img_u in untrained:
+    cells = [f'*untrained {run}*', '0', '-'] + [f'{geo_u[k]:.3g}' for k, _ in COLUMNS]
+    cells.append(f"{img_u['swd_avg']:.3g}" if img_u else '-')
+    lines.append('| ' + ' | '.join(cells) + ' |')
+  if fixed is not None:
+    for name in ('disc', 'sphere_cap'):
+      cells = [f'*{name} baseline*', '-', '-'] + [f'{fixed[name][k]:.3g}' for k, _ in COLUMNS]
+      cells.append('-')
+      lines.append('| ' + ' | '.join(cells) + ' |')
   return '\n'.join(lines)
 
 

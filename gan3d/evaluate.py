@@ -363,7 +363,8 @@ def geometry_metrics(generated: Dict[str, np.ndarray], gt: Dict[str, np.ndarray]
   out = {'empty_rate': float(1.0 - keep.mean())}
   if not keep.any():
     nan = float('nan')
-    out.update(mmd_cd=nan, coverage=0.0, side=nan, mad=nan, side_num_valid=0, hollow_rate=nan)
+    out.update(mmd_cd=nan, coverage=0.0, side=nan, mad=nan, side_num_valid=0,
+               mad_num_valid=0, hollow_rate=nan)
     return out
   sub = {k: np.asarray(generated[k])[keep] for k in ('depth', 'normals', 'alpha')}
   out.update(geometry.evaluate_geometry(sub, gt, rng, g))
@@ -391,7 +392,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str, step: Optional[int
                'untrained': {...same keys...}},
      'geometry': {'num_ground_truth': M,             # synthetic data only
                   'generator' | 'untrained' | 'disc' | 'sphere_cap':
-                     {'mmd_cd', 'coverage', 'side', 'mad', 'side_num_valid',
+                     {'mmd_cd', 'coverage', 'side', 'mad', 'side_num_valid', 'mad_num_valid',
                       'hollow_rate', 'empty_rate'}},
      'json_path': ...}
   """

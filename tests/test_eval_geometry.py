@@ -167,3 +167,20 @@ def test_geometry_errors():
     baselines.disc(1, 8, 8, D, radius=2.0)
   with pytest.raises(ValueError, match='camera_distance'):
     geometry.pixel_rays(8, 8, 0.5)
+
+
+def test_mad_ignores_samples_without_ground_truth_normals():
+  """A sample whose matched shape has no valid normals gets no MAD, and the
+  mean is over the others (it used to make the whole MAD NaN)."""
+  gt = _caps((0.05, 0.2, 0.4, 0.7))
+  normals = np.array(gt['normals'])
+  normals[2] = 0.0                               # shape 2: no valid normals
+  gt_data = {'canonical_depth': np.where(gt['alpha'] > 0.5, gt['depth'], np.inf),
+             'canonical_mask': gt['alpha'], 'canonical_normals': normals}
+  cfg = geometry.default_config()
+  cfg.camera_distance = D
+  cfg.num_points = 512
+  cfg.chamfer_prefilter_points = 0
+  out = geometry.evaluate_geometry(gt, gt_data, jax.random.PRNGKey(0), cfg)
+  assert out['side_num_valid'] == 4 and out['mad_num_valid'] == 3
+  assert np.isfinite(out['mad']) and out['mad'] < 3.0

@@ -59,8 +59,8 @@ def evaluated(tiny_run):
   return config, workdir, result
 
 
-GEO_KEYS = {'mmd_cd', 'coverage', 'side', 'mad', 'side_num_valid', 'hollow_rate',
-            'empty_rate'}
+GEO_KEYS = {'mmd_cd', 'coverage', 'side', 'mad', 'side_num_valid', 'mad_num_valid',
+            'hollow_rate', 'empty_rate'}
 
 
 def test_writes_json_with_documented_keys(evaluated):

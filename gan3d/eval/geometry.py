@@ -24,7 +24,8 @@ Metrics
   SIDE = sqrt(mean(delta^2) - mean(delta)^2) with delta = log d_gen - log d_gt,
   MAD  = mean angle in degrees between the unit normals.
   A sample whose valid overlap is empty gets NaN and is excluded from the mean
-  (the count is reported as `side_num_valid`).
+  (the counts are reported as `side_num_valid` and `mad_num_valid`; MAD also
+  needs ground-truth normals, so its count can be smaller).
 * Hollow-face rate: a sample's relief score is the Pearson correlation, over
   its mask, between its depth and the pixel distance from the mask centroid.
   A convex object (nose towards the camera) is nearest at the centre and
@@ -367,7 +368,8 @@ def evaluate_geometry(generated: Dict[str, np.ndarray], gt: Dict[str, np.ndarray
     rng: key (point resampling).
     config: `default_config()`.
   Returns:
-    {'mmd_cd', 'coverage', 'side', 'mad', 'side_num_valid', 'hollow_rate'}.
+    {'mmd_cd', 'coverage', 'side', 'mad', 'side_num_valid', 'mad_num_valid',
+     'hollow_rate'}.
   """
   config = config or default_config()
   for k in ('depth', 'normals', 'alpha'):
@@ -401,10 +403,12 @@ def evaluate_geometry(generated: Dict[str, np.ndarray], gt: Dict[str, np.ndarray
   s = side(g_depth, ref['depth'][match], valid)
   a = mad(g_normals, ref['normals'][match], valid & ref['normal_mask'][match])
   ok = np.isfinite(s)
+  ok_mad = np.isfinite(a)   # a sample can have depth overlap but no normal pixels
   out.update({
       'side': float(np.mean(s[ok])) if ok.any() else float('nan'),
-      'mad': float(np.mean(a[ok])) if ok.any() else float('nan'),
+      'mad': float(np.mean(a[ok_mad])) if ok_mad.any() else float('nan'),
       'side_num_valid': int(ok.sum()),
+      'mad_num_valid': int(ok_mad.sum()),
       'hollow_rate': hollow_face_rate(g_depth, g_mask, config.hollow_threshold),
   })
   return out
