@@ -2,9 +2,9 @@ r"""Synthetic faces on CPU: the default config of gan3d.
 
 Sized for a 2-core CPU: 32 x 32 renders, generators at 64 x 64 with 16-64
 channels, batch 16, 400 steps (6,400 images; about 19 minutes per run with
-two runs sharing the 2-core machine, 2026-11-26), after which a convex head
-shape has emerged (README "Results": it beats the flat-disc and sphere-cap
-baselines on Chamfer MMD). Longer runs: ``--config.train.total_steps=N``.
+two runs sharing the 2-core machine, 2026-11-26). At that budget the images
+are learned but the shapes stay near their hemisphere start (README
+"Results"); longer runs: ``--config.train.total_steps=N``.
 
 Run:
   python -m launch.train --config=configs/synthetic.py --workdir=/tmp/gan3d_syn
