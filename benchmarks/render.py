@@ -33,6 +33,9 @@ _CASE = flags.DEFINE_string('case', None, 'run one case: ' + ', '.join(CASES))
 _REPEATS = flags.DEFINE_integer('repeats', 10, 'timed repeats per case')
 _SOFT_WIDTH = flags.DEFINE_float('soft_width', 1.0, 'B in pixels')
 _WINDOW = flags.DEFINE_integer('window', 4, 'pixel window per triangle')
+_SPP = flags.DEFINE_float('soft_pairs_per_pixel', None,
+                          'soft-layer pair capacity per pixel (default: '
+                          'RenderSettings default; 0 = all window pairs)')
 
 
 def _mesh(n, full_grid):
@@ -60,9 +63,11 @@ def run_case(name):
   from gan3d import render
   n, size, batch, full = CASES[name]
   verts, faces = _mesh(n, full)
+  extra = ({} if _SPP.value is None
+           else {'soft_pairs_per_pixel': _SPP.value})
   settings = render.RenderSettings(height=size, width=size,
                                    soft_width=_SOFT_WIDTH.value,
-                                   window=_WINDOW.value)
+                                   window=_WINDOW.value, **extra)
   rng = np.random.default_rng(0)
   vb = jnp.asarray(np.broadcast_to(verts, (batch,) + verts.shape).copy())
   tex = jnp.asarray(rng.uniform(-1, 1, (batch, 2 * n, 2 * n, 3)), jnp.float32)
@@ -85,8 +90,10 @@ def run_case(name):
   results = {'case': name, 'N': n, 'image': size, 'batch': batch,
              'triangles': int(len(faces)), 'soft_width': settings.soft_width,
              'window': settings.window, 'device': jax.devices()[0].device_kind,
-             'overflow': int(jax.jit(jax.vmap(one))(vb, tex, bg, vp)
-                             .overflow.max())}
+             'soft_pairs_per_pixel': settings.soft_pairs_per_pixel}
+  probe = jax.jit(jax.vmap(one))(vb, tex, bg, vp)
+  results['overflow'] = int(probe.overflow.max())
+  results['soft_overflow'] = int(probe.soft_overflow.max())
   for label, f in (('fwd', fwd), ('fwd_bwd', fwd_bwd)):
     compiled = jax.jit(f).lower(vb, tex, bg, vp).compile()
     mem = compiled.memory_analysis()
@@ -117,12 +124,15 @@ def main(argv):
     cmd = [sys.executable, '-m', 'benchmarks.render', f'--case={name}',
            f'--repeats={_REPEATS.value}', f'--soft_width={_SOFT_WIDTH.value}',
            f'--window={_WINDOW.value}']
+    if _SPP.value is not None:
+      cmd.append(f'--soft_pairs_per_pixel={_SPP.value}')
     out = subprocess.run(cmd, capture_output=True, text=True, check=True,
                          env=dict(os.environ))
     rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
   cols = ['case', 'triangles', 'image', 'batch', 'fwd_ms_per_image',
           'fwd_bwd_ms_per_image', 'fwd_xla_mb', 'fwd_bwd_xla_mb',
-          'peak_rss_mb', 'overflow', 'device']
+          'peak_rss_mb', 'overflow', 'soft_overflow', 'soft_pairs_per_pixel',
+          'device']
   print('| ' + ' | '.join(cols) + ' |')
   print('|' + '---|' * len(cols))
   for r in rows:

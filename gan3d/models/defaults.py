@@ -93,4 +93,7 @@ def render_config() -> ml_collections.ConfigDict:
   c.window = 4
   c.camera_distance = 4.0
   c.cull_backfaces = False
+  # Soft-layer pair list per image, in pairs per pixel (RenderSettings); a
+  # dense mesh at B = 1 needs about 7; 0 = all window pairs (slower).
+  c.soft_pairs_per_pixel = 12.0
   return c

@@ -237,7 +237,8 @@ def render_scene(scene: dict, viewpoint: jax.Array, config: Any) -> tuple[jax.Ar
   """Render every scene of the batch: ``viewpoint [B, 2]`` -> images ``[B, n, n, 3]``.
 
   Adds alpha, mask, depth ``[B, n, n]``, normals ``[B, n, n, 3]`` and the
-  renderer's window overflow count ``[B]`` to the scene.
+  renderer's window overflow count ``[B]`` and its dropped soft-layer pairs
+  ``soft_overflow [B]`` to the scene.
   """
   from gan3d import render  # pylint: disable=g-import-not-at-top
   b, n = scene['shape_image'].shape[:2]
@@ -248,12 +249,13 @@ def render_scene(scene: dict, viewpoint: jax.Array, config: Any) -> tuple[jax.Ar
     out = render.render_mesh(vertices, scene['faces'], settings=settings,
                              uv=scene['uv'], texture=texture, background=background,
                              viewpoint=vp)
-    return out.image, out.alpha, out.mask, out.depth, out.normals, out.overflow
+    return (out.image, out.alpha, out.mask, out.depth, out.normals, out.overflow,
+            out.soft_overflow)
 
-  images, alpha, mask, depth, normals, overflow = jax.vmap(one)(
+  images, alpha, mask, depth, normals, overflow, soft_overflow = jax.vmap(one)(
       scene['vertices'], scene['texture'], scene['background'], viewpoint)
   scene = dict(scene, alpha=alpha, mask=mask, depth=depth, normals=normals,
-               overflow=overflow)
+               overflow=overflow, soft_overflow=soft_overflow)
   chex.assert_shape(images, (b, n, n, 3))
   return images, scene
 

@@ -20,7 +20,9 @@ weight w = 1 - d/B carries the whole dependence on the edge position. The
 backward rule is plain jax.numpy, so it can be differentiated again (StyleGAN2's
 path-length regulariser). Residuals kept between forward and backward are the
 inputs and the discrete choices: O(F K^2 + H W) integers and booleans, never
-anything of size triangles x pixels.
+anything of size triangles x pixels. The soft layer's visible pairs are
+compacted into a list of static length (`soft.compact_pairs`), so the
+differentiable soft layer and the backward pass touch those pairs only.
 
 Defined behaviour on degenerate input (documented, tested):
   * triangles with a non-finite vertex, a vertex at depth <= near (behind the
@@ -66,6 +68,8 @@ class RenderOutput:
     empty.
   triangle_id: [H, W] int32 crisp triangle index, -1 where empty.
   overflow: [] int32, number of drawn triangles clipped by the window.
+  soft_overflow: [] int32, number of visible soft-layer pairs dropped because
+    they exceed `settings.soft_pairs_per_pixel` * H * W (0 in normal use).
   """
   image: jax.Array
   alpha: jax.Array
@@ -74,12 +78,13 @@ class RenderOutput:
   normals: jax.Array
   triangle_id: jax.Array
   overflow: jax.Array
+  soft_overflow: jax.Array
 
 
 def _shade_impl(settings: RenderSettings, discrete, v, vattr, texture,
                 background):
   """Smooth outputs given the discrete choices; see the module docstring."""
-  faces, valid, tri_id, pix, soft_sets = discrete
+  faces, valid, tri_id, soft_sets = discrete
   h, w = settings.height, settings.width
   xy, depth = camera.project_camera(v, settings)
   tri_xy, tri_z = rasterize.sanitize(xy[faces], depth[faces], valid)
@@ -95,8 +100,8 @@ def _shade_impl(settings: RenderSettings, discrete, v, vattr, texture,
       rasterize.interpolate(weights, vn[faces][t]))
   bg = background.reshape(h * w, -1)
   if settings.soft:
-    a_s, alpha_s = soft_lib.soft_layer(pix, *soft_sets, tri_xy, tri_z,
-                                       tri_attr, settings, texture)
+    a_s, alpha_s = soft_lib.soft_layer(soft_sets, tri_xy, tri_z, tri_attr,
+                                       settings, texture)
   else:
     a_s, alpha_s = None, None
   image, alpha = composite_lib.composite(colour_c, alpha_c, a_s, alpha_s, bg)
@@ -215,16 +220,20 @@ def render_mesh(vertices, faces, *, settings: RenderSettings,
   pix, in_image, overflow = rasterize.window_pixels(tri_xy, valid, settings)
   ok = valid[:, None] & in_image
   zbuf, tri_id = rasterize.zbuffer(pix, tri_xy, tri_z, ok, settings)
-  soft_sets = (soft_lib.visibility(pix, ok, zbuf, tri_xy, tri_z, settings)
-               if settings.soft else None)
+  if settings.soft:
+    vis, arg = soft_lib.visibility(pix, ok, zbuf, tri_xy, tri_z, settings)
+    soft_sets, soft_overflow = soft_lib.compact_pairs(pix, vis, arg, settings)
+  else:
+    soft_sets, soft_overflow = None, jnp.zeros((), jnp.int32)
 
   image, alpha, depth_map, normals = _shade(
-      settings, (faces, valid, tri_id, pix, soft_sets), v, vattr, texture,
+      settings, (faces, valid, tri_id, soft_sets), v, vattr, texture,
       background)
   tri_map = tri_id.reshape(settings.height, settings.width)
   return RenderOutput(image=image, alpha=alpha,
                       mask=(tri_map >= 0).astype(dtype), depth=depth_map,
-                      normals=normals, triangle_id=tri_map, overflow=overflow)
+                      normals=normals, triangle_id=tri_map, overflow=overflow,
+                      soft_overflow=soft_overflow)
 
 
 def suggest_window(vertices, faces, settings: RenderSettings,

@@ -36,6 +36,12 @@ class RenderSettings:
       (faces are front-facing when counter-clockwise in a right-handed, y-up
       view from the camera, the OpenGL convention).
     perspective_correct: perspective-correct barycentrics (else screen-space).
+    soft_pairs_per_pixel: capacity of the soft layer's pair list, in pairs
+      per image pixel (`soft.compact_pairs`): the differentiable soft layer
+      and its backward pass run on ceil(this * H * W) (triangle, pixel)
+      pairs instead of all F * K^2 window pairs. A dense mesh at B = 1 has
+      about 7 visible pairs per covered pixel; pairs beyond the capacity are
+      dropped and counted in `RenderOutput.soft_overflow`. 0 = no compaction.
     min_area: triangles with screen-space area below this (pixels^2) are
       dropped as degenerate.
   """
@@ -51,6 +57,7 @@ class RenderSettings:
   cull_backfaces: bool = False
   perspective_correct: bool = True
   min_area: float = 1e-10
+  soft_pairs_per_pixel: float = 12.0
 
   def __post_init__(self):
     def bad(name, why):
@@ -69,6 +76,8 @@ class RenderSettings:
       bad('near', 'must be in (0, camera_distance)')
     if not self.z_far > self.camera_distance + 1:
       bad('z_far', 'must be larger than any depth of the unit ball')
+    if not (self.soft_pairs_per_pixel >= 0 and math.isfinite(self.soft_pairs_per_pixel)):
+      bad('soft_pairs_per_pixel', 'must be a finite number >= 0 (0 = all pairs)')
     if not self.min_area >= 0:
       bad('min_area', 'must be >= 0')
 
