@@ -96,8 +96,8 @@ def _shade_impl(settings: RenderSettings, discrete, v, vattr, texture,
   # Uncovered pixels sample a dummy point; keep a NaN texel there out.
   colour_c = jnp.where(alpha_c[:, None] > 0, colour_c, 0.0)
   vn = topology.vertex_normals(v, faces)
-  normals = safe_math.safe_normalize(
-      rasterize.interpolate(weights, vn[faces][t]))
+  normals = safe_math.safe_normalize(rasterize.interpolate_corners(
+      weights, rasterize.gather_corners(vn[faces], t)))
   bg = background.reshape(h * w, -1)
   if settings.soft:
     a_s, alpha_s = soft_lib.soft_layer(soft_sets, tri_xy, tri_z, tri_attr,

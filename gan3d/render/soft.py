@@ -70,10 +70,12 @@ def pair_geometry(pix, tri_xy, tri_z, settings: RenderSettings):
   """Per (triangle, pixel) pair: d [...], 3 x weights [...], z* [...].
 
   pix [...] flat pixel indices; tri_xy [..., 3, 2] and tri_z [..., 3]
-  broadcastable against pix (e.g. [F, 1, 3, 2] against a window [F, P], or
-  gathered per pair, [M, 3, 2] against [M]).
+  broadcastable against pix (e.g. [F, 1, 3, 2] against a window [F, P]), or
+  per pair as structure-of-arrays (`rasterize.gather_corners`: corners of
+  [M] arrays against pix [M], and tri_z a tuple of 3 [M] arrays).
   """
-  px, py = rasterize.pixel_centres(pix, settings.width, tri_xy.dtype)
+  dtype = jax.tree_util.tree_leaves(tri_xy)[0].dtype
+  px, py = rasterize.pixel_centres(pix, settings.width, dtype)
   d, bary = closest_point(px, py, tri_xy)
   weights, z = rasterize.perspective_correct(bary, tri_z, settings)
   # Materialise once: left to itself XLA fuses this long elementwise chain
@@ -160,9 +162,12 @@ def soft_layer(pairs, tri_xy, tri_z, tri_attr, settings: RenderSettings,
   from gan3d.render import texture as texture_lib  # local: avoids a cycle
   tri, pix, vis, arg = pairs
   hw = settings.height * settings.width
-  d, weights, _ = pair_geometry(pix, tri_xy[tri], tri_z[tri], settings)
+  corners_xy = rasterize.gather_corners(tri_xy, tri)
+  corners_z = tuple(c[0] for c in rasterize.gather_corners(tri_z[..., None], tri))
+  d, weights, _ = pair_geometry(pix, corners_xy, corners_z, settings)
   w = jnp.where(vis, 1.0 - d / settings.soft_width, 0.0)         # [M]
-  attr = rasterize.interpolate(weights, tri_attr[tri])
+  attr = rasterize.interpolate_corners(weights,
+                                       rasterize.gather_corners(tri_attr, tri))
   if texture is not None:
     attr = texture_lib.sample_bilinear(texture, attr)
   w, attr = jax.lax.optimization_barrier((w, attr))
