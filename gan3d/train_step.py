@@ -223,7 +223,12 @@ def train_step(state: state_lib.TrainState, batch: dict,
     fake, scene = models.generate(g_params, z_o, z_b, v, keys['g_generate'],
                                   config, **gen_kw)
     loss = losses.g_nonsaturating_loss(disc(d_params, constrain(fake)))
-    return loss, scene['w']
+    # Renderer health: triangles clipped by the pixel window and soft-layer
+    # pairs beyond the pair list's capacity (both should stay 0).
+    zero = jnp.zeros((), jnp.int32)
+    health = {k: jnp.max(scene[k]) if k in scene else zero
+              for k in ('overflow', 'soft_overflow')}
+    return loss, (scene['w'], health)
 
   pl_b = max(b // int(t.pl_batch_shrink), 1)
 
@@ -245,12 +250,12 @@ def train_step(state: state_lib.TrainState, batch: dict,
     return pen, new_mean
 
   def g_loss(g_params, with_pl: bool):
-    adv, w = g_adv(g_params)
+    adv, (w, health) = g_adv(g_params)
     pl, pl_mean = jnp.zeros((), jnp.float32), state.pl_mean
     if with_pl:
       pl, pl_mean = g_pl(g_params, state.pl_mean)
     total = adv + (t.pl_weight * t.pl_interval) * pl
-    return total, dict(g_loss=adv, pl=pl, pl_mean=pl_mean, w=w)
+    return total, dict(g_loss=adv, pl=pl, pl_mean=pl_mean, w=w, **health)
 
   def g_grads(with_pl):
     return lambda p: jax.grad(g_loss, has_aux=True)(p, with_pl)
@@ -276,7 +281,8 @@ def train_step(state: state_lib.TrainState, batch: dict,
       pl=g_aux['pl'], pl_step=(do_pl & (t.pl_weight > 0)).astype(jnp.float32),
       pl_mean=g_aux['pl_mean'],
       real_logits=d_aux['real_logits'], fake_logits=d_aux['fake_logits'],
-      d_grad_norm=d_norm, g_grad_norm=g_norm, ema_beta=beta, fade_alpha=alpha)
+      d_grad_norm=d_norm, g_grad_norm=g_norm, ema_beta=beta, fade_alpha=alpha,
+      render_overflow=g_aux['overflow'], soft_overflow=g_aux['soft_overflow'])
   metrics = {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()}
   metrics['finite'] = jnp.all(jnp.isfinite(jnp.stack(list(metrics.values())))
                               ).astype(jnp.float32)

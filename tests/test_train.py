@@ -74,6 +74,8 @@ def test_run_produces_finite_losses_checkpoints_and_summaries(tmp_path):
     for k in ('d_loss', 'g_loss', 'd_grad_norm', 'g_grad_norm', 'images_per_sec'):
       assert np.isfinite(r[k]), (k, r)
   assert 'r1' in rows[0] and rows[0]['r1'] > 0   # step 0 is an R1 step
+  # Renderer health is logged; the tiny config's soft pair list never overflows.
+  assert all(r['soft_overflow'] == 0 and r['render_overflow'] >= 0 for r in rows)
   # keep_checkpoints=1: only the latest survives.
   assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['4']
   events = os.listdir(os.path.join(workdir, 'tb'))

@@ -1,0 +1,93 @@
+r"""Size and relief of generated shapes against the synthetic ground truth.
+
+A quick diagnostic (about a minute per checkpoint on one CPU thread), to
+follow how the shapes move during training without the full Chamfer
+evaluation of `launch.evaluate`. For 64 fixed latents (noise on, canonical
+view) it reports, over the vertices inside the shape image's central disc:
+
+  w, h        mean half-width / half-height of the vertex set (object units)
+  relief      mean over samples of z(centre) - z(rim): mean z of the vertices
+              within 0.3 of the disc radius minus that beyond 0.85
+  relief_std  its spread over the samples (variety of depth)
+  zrange      mean max(z) - min(z)
+
+and, with --gt, the same numbers for 64 ground-truth face meshes of the
+config's synthetic data (`gan3d.data.faces`).
+
+Run:
+  python -m benchmarks.shape_stats --config=configs/synthetic.py \
+      --workdir=/work/runs/s2/default --steps=init,250,1500 --gt
+(`init` = the untrained generator; other entries are checkpoint steps.)
+"""
+from __future__ import annotations
+
+import functools
+import json
+
+from absl import app
+from absl import flags
+import jax
+import jax.numpy as jnp
+from ml_collections import config_flags
+import numpy as np
+
+from gan3d import evaluate as ev
+from gan3d import models
+
+_CONFIG = config_flags.DEFINE_config_file('config', 'configs/synthetic.py', 'run config')
+_WORKDIR = flags.DEFINE_string('workdir', None, 'run directory (checkpoints/)')
+_STEPS = flags.DEFINE_list('steps', [], "checkpoint steps, or 'init'")
+_GT = flags.DEFINE_bool('gt', False, 'also report the ground-truth faces')
+_NUM = flags.DEFINE_integer('num', 64, 'samples per row')
+
+
+def shape_stats(v: np.ndarray) -> dict:
+  """v [B, V, 3] vertices of the central disc -> the numbers above."""
+  x, y, z = v[..., 0], v[..., 1], v[..., 2]
+  r = np.hypot(x - x.mean(1, keepdims=True), y - y.mean(1, keepdims=True))
+  rmax = r.max(1, keepdims=True)
+  inner, outer = r < 0.3 * rmax, r > 0.85 * rmax
+  relief = np.array([z[i][inner[i]].mean() - z[i][outer[i]].mean() for i in range(len(z))])
+  return dict(w=float(np.mean(x.max(1) - x.min(1)) / 2),
+              h=float(np.mean(y.max(1) - y.min(1)) / 2),
+              relief=float(relief.mean()), relief_std=float(relief.std()),
+              zrange=float(np.mean(z.max(1) - z.min(1))))
+
+
+def disc_vertices(v: np.ndarray) -> np.ndarray:
+  """[B, N*N, 3] shape-image vertices -> those of the central disc."""
+  n = int(round(np.sqrt(v.shape[1])))
+  ii, jj = np.meshgrid(np.arange(n), np.arange(n), indexing='ij')
+  c = (n - 1) / 2
+  keep = ((ii - c) ** 2 + (jj - c) ** 2 <= c ** 2 + 1e-6).ravel()
+  return v[:, keep]
+
+
+def main(argv):
+  del argv
+  c = _CONFIG.value
+  b = _NUM.value
+  if _GT.value:
+    from gan3d.data import faces, synthetic  # pylint: disable=g-import-not-at-top
+    spec = synthetic.spec_from_config(c)
+    t = np.linspace(-1, 1, spec.mesh_res)
+    uu, vv = np.meshgrid(t, t)
+    inside = (uu ** 2 + vv ** 2).ravel() <= 1.0
+    gt = [np.asarray(faces.face_vertices(
+        faces.sample_face_params(jax.random.PRNGKey(100 + i), dict(spec.face)),
+        spec.mesh_res, spec.disc_radius, spec.fit_radius))[inside] for i in range(b)]
+    print('gt', json.dumps(shape_stats(np.stack(gt))))
+  key = jax.random.PRNGKey(1)
+  z_o = jax.random.normal(key, (b, c.model.z_dim))
+  z_b = jax.random.normal(jax.random.fold_in(key, 1), (b, c.model.z_dim))
+  view = jnp.zeros((b, 2))
+  gen = jax.jit(functools.partial(models.generate, config=c, noise=True))
+  for s in _STEPS.value:
+    params = (ev.untrained_generator(c) if s == 'init'
+              else ev.load_generator(c, _WORKDIR.value, int(s))['params'])
+    _, scene = gen(params, z_o, z_b, view, jax.random.PRNGKey(2))
+    print(s, json.dumps(shape_stats(disc_vertices(np.asarray(scene['vertices'])))))
+
+
+if __name__ == '__main__':
+  app.run(main)
