@@ -85,8 +85,10 @@ def render_2d(scene: dict, viewpoint: jax.Array, config) -> tuple[jax.Array, dic
   mask = jnp.asarray((r[None, :] ** 2 + r[:, None] ** 2 <= 0.8 ** 2), fg.dtype)
   images = fg * mask[..., None] + scene['background'] * (1.0 - mask[..., None])
   zeros = jnp.zeros(images.shape[:3], images.dtype)
+  no_overflow = jnp.zeros((b,), jnp.int32)       # nothing is rasterized
   return images, dict(scene, alpha=zeros, depth=zeros,
-                      normals=jnp.zeros_like(images))
+                      normals=jnp.zeros_like(images), overflow=no_overflow,
+                      soft_overflow=no_overflow)
 
 
 def time_step(config, steps: int) -> tuple[float, float]:

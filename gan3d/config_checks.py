@@ -105,8 +105,7 @@ def validate(config: ml_collections.ConfigDict,
   _float(config, 'render.soft_width', 0.0, strict_min=True)
   _float(config, 'render.slope', 0.0)
   _int(config, 'render.window', minimum=1)
-  if 'soft_pairs_per_pixel' in config.get('render', {}):
-    _float(config, 'render.soft_pairs_per_pixel', 0.0)
+  _float(config, 'render.soft_pairs_per_pixel', 0.0)
   _float(config, 'render.camera_distance', 1.0, strict_min=True)
   _range(config, 'viewpoint.yaw_range_deg', -180.0, 180.0)
   _range(config, 'viewpoint.pitch_range_deg', -90.0, 90.0)

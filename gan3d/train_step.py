@@ -225,9 +225,7 @@ def train_step(state: state_lib.TrainState, batch: dict,
     loss = losses.g_nonsaturating_loss(disc(d_params, constrain(fake)))
     # Renderer health: triangles clipped by the pixel window and soft-layer
     # pairs beyond the pair list's capacity (both should stay 0).
-    zero = jnp.zeros((), jnp.int32)
-    health = {k: jnp.max(scene[k]) if k in scene else zero
-              for k in ('overflow', 'soft_overflow')}
+    health = {k: jnp.max(scene[k]) for k in ('overflow', 'soft_overflow')}
     return loss, (scene['w'], health)
 
   pl_b = max(b // int(t.pl_batch_shrink), 1)

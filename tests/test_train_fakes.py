@@ -4,7 +4,8 @@ The real networks + renderer take minutes to compile on a loaded 2-core CPU,
 too slow for the default suite's many runs of the training machinery (resume,
 signals, device counts, processes). These fakes follow the same contracts
 (docs/interfaces.md: ``generate`` returns images and a scene with ``w``,
-``normals``, ``alpha``, ``texture``, ``background``; ``discriminate`` couples
+``normals``, ``alpha``, ``texture``, ``background``, ``overflow``,
+``soft_overflow``; ``discriminate`` couples
 the samples of a batch like the minibatch-stddev layer) and compile in
 seconds. `install(monkeypatch)` swaps them in; the real models run in the
 tests marked slow.
@@ -89,8 +90,10 @@ def generate_from_ws(params, ws, viewpoint, noise_rng, crop_rng, config, *,
   images = alpha * tex + (1 - alpha) * bg
   normals = shape / jnp.linalg.norm(shape + 1e-3, axis=-1, keepdims=True)
   texture = jnp.repeat(jnp.repeat(tex, 2, axis=1), 2, axis=2)
+  no_overflow = jnp.zeros(images.shape[:1], jnp.int32)   # nothing is rasterized
   scene = dict(shape_image=shape, texture=texture, background=bg,
-               alpha=alpha[..., 0], depth=shape[..., 2], normals=normals, ws=ws)
+               alpha=alpha[..., 0], depth=shape[..., 2], normals=normals, ws=ws,
+               overflow=no_overflow, soft_overflow=no_overflow)
   return images, scene
 
 

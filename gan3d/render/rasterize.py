@@ -133,12 +133,15 @@ def gather_corners(tri, index):
   """Per-triangle rows gathered as structure-of-arrays.
 
   tri [F, 3, D], index [...] int -> 3 tuples of D arrays [...] (corner k,
-  component c is ``tri[index, k, c]``). One 1-D gather per component: each
-  gradient is then its own [...] array scatter-added into [F], and nothing
-  of shape [..., 3, D] is built. Such arrays, and their cotangents, are slow
-  on CPU: the backward pass recomputed the whole per-pair chain for every
-  trailing element (measured: ~40% of the soft renderer's backward pass).
+  component c is ``tri[index, k, c]``); tri [F, 3] (one value per corner,
+  e.g. depths) -> a tuple of 3 arrays [...]. One 1-D gather per component:
+  each gradient is then its own [...] array scatter-added into [F], and
+  nothing of shape [..., 3, D] is built. Such arrays, and their cotangents,
+  are slow on CPU: the backward pass recomputed the whole per-pair chain for
+  every trailing element (measured: ~40% of the soft renderer's backward pass).
   """
+  if tri.ndim == 2:
+    return tuple(tri[:, i][index] for i in range(tri.shape[1]))
   _, k, d = tri.shape
   return tuple(tuple(tri[:, i, c][index] for c in range(d)) for i in range(k))
 
@@ -188,11 +191,6 @@ def perspective_correct(bary, tri_z, settings: RenderSettings):
   return (q0 * inv, q1 * inv, q2 * inv), inv
 
 
-def interpolate(weights, tri_attr):
-  """sum_k weights[k] [...] * tri_attr[..., k, :] -> [..., C]."""
-  return sum(w[..., None] * tri_attr[..., k, :] for k, w in enumerate(weights))
-
-
 def zbuffer(pix, tri_xy, tri_z, ok, settings: RenderSettings):
   """Crisp visibility (eqs 6 and 8): z-buffer and winning triangle per pixel.
 
@@ -228,8 +226,7 @@ def crisp_layer(tri_id, tri_xy, tri_z, tri_attr, settings: RenderSettings):
   t = jnp.maximum(tri_id, 0)
   px, py = pixel_centres(jnp.arange(hw), settings.width, tri_xy.dtype)
   bary = barycentric(px, py, gather_corners(tri_xy, t))
-  z_corners = tuple(c[0] for c in gather_corners(tri_z[..., None], t))
-  weights, z = perspective_correct(bary, z_corners, settings)
+  weights, z = perspective_correct(bary, gather_corners(tri_z, t), settings)
   weights = tuple(jnp.where(covered, wk, 0.0) for wk in weights)
   attr = interpolate_corners(weights, gather_corners(tri_attr, t))
   depth = jnp.where(covered, z, settings.z_far)

@@ -163,7 +163,7 @@ def soft_layer(pairs, tri_xy, tri_z, tri_attr, settings: RenderSettings,
   tri, pix, vis, arg = pairs
   hw = settings.height * settings.width
   corners_xy = rasterize.gather_corners(tri_xy, tri)
-  corners_z = tuple(c[0] for c in rasterize.gather_corners(tri_z[..., None], tri))
+  corners_z = rasterize.gather_corners(tri_z, tri)
   d, weights, _ = pair_geometry(pix, corners_xy, corners_z, settings)
   w = jnp.where(vis, 1.0 - d / settings.soft_width, 0.0)         # [M]
   attr = rasterize.interpolate_corners(weights,
