@@ -95,6 +95,10 @@ def validate(config: ml_collections.ConfigDict,
   sp = _get(config, 'model.shape_param')
   if sp not in SHAPE_PARAMS:
     _fail('model.shape_param', sp, f'unknown; expected one of {SHAPE_PARAMS}')
+  smr = _int(config, 'model.shape_max_res', minimum=0)
+  if smr and (not is_power_of_two(smr) or not 4 <= smr <= 2 * res):
+    _fail('model.shape_max_res', smr,
+          f'must be 0 (off) or a power of two in [4, 2 * resolution = {2 * res}]')
   if _get(config, 'model.progressive'):
     start = _int(config, 'model.progressive_start_res', minimum=1)
     if not is_power_of_two(start) or not 8 <= start <= res:

@@ -64,6 +64,10 @@ def eval_config() -> ml_collections.ConfigDict:
   seed            latents, viewpoints and metric randomness.
   baselines       evaluate the untrained generator and, for 3D, disc / cap.
   disc_radius, cap_height   geometry of the disc / sphere-cap baselines.
+  baseline_cache  directory for the disc / sphere-cap 3D metrics, which do
+                  not depend on the model: a file per (ground truth, eval
+                  settings) is reused by every later evaluation; '' = off.
+                  Default ``$GAN3D_CACHE_DIR`` or ``~/.cache/gan3d``.
   swd.*           `gan3d.eval.swd.default_config()`.
   geometry.*      `gan3d.eval.geometry.default_config()` (camera_distance is
                   taken from config.render).
@@ -83,6 +87,8 @@ def eval_config() -> ml_collections.ConfigDict:
   c.baselines = True
   c.disc_radius = 0.8
   c.cap_height = 0.5
+  c.baseline_cache = os.environ.get('GAN3D_CACHE_DIR',
+                                    os.path.join(os.path.expanduser('~'), '.cache', 'gan3d'))
   c.swd = swd.default_config()
   c.geometry = geometry.default_config()
   c.fid = ml_collections.ConfigDict(dict(input_size=299, batch_size=50, kid_subsets=100,
@@ -371,6 +377,48 @@ def geometry_metrics(generated: Dict[str, np.ndarray], gt: Dict[str, np.ndarray]
   return out
 
 
+def _baseline_cache_path(ecfg: ml_collections.ConfigDict, gt: Dict[str, np.ndarray],
+                         n: int, d: float) -> Optional[str]:
+  """File for the disc / sphere-cap 3D metrics of these settings, or None.
+
+  The name hashes everything the numbers depend on: the ground truth's
+  bytes, the resolution and camera, the sample count, seed and baseline
+  geometry, and the geometry-metric config.
+  """
+  if not ecfg.baseline_cache:
+    return None
+  import hashlib  # pylint: disable=g-import-not-at-top
+  h = hashlib.sha256()
+  for k in sorted(gt):
+    a = np.ascontiguousarray(np.asarray(gt[k]))
+    h.update(f'{k}:{a.dtype}:{a.shape}'.encode())
+    h.update(a.tobytes())
+  settings = dict(n=n, d=d, num_samples=int(ecfg.num_samples), seed=int(ecfg.seed),
+                  disc_radius=float(ecfg.disc_radius), cap_height=float(ecfg.cap_height),
+                  geometry=ecfg.geometry.to_dict(), version=1)
+  h.update(json.dumps(settings, sort_keys=True, default=str).encode())
+  return os.path.join(str(ecfg.baseline_cache), f'eval_baselines_{h.hexdigest()[:20]}.json')
+
+
+def _read_json(path: Optional[str]) -> Optional[dict]:
+  if not path or not os.path.exists(path):
+    return None
+  try:
+    with open(path) as fh:
+      return json.load(fh)
+  except (OSError, ValueError) as e:  # a damaged cache file is recomputed
+    logging.warning('ignoring unreadable baseline cache %s: %s', path, e)
+    return None
+
+
+def _write_json_atomic(path: str, obj: Any) -> None:
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  tmp = f'{path}.tmp{os.getpid()}'
+  with open(tmp, 'w') as fh:
+    json.dump(obj, fh, indent=2, sort_keys=True, default=_json_default)
+  os.replace(tmp, path)
+
+
 def evaluate(config: ml_collections.ConfigDict, workdir: str, step: Optional[int] = None,
              num_samples: Optional[int] = None, inception_weights: Optional[str] = None,
              progress: bool = True, **eval_overrides) -> Dict[str, Any]:
@@ -430,14 +478,24 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str, step: Optional[int
     gt = pipeline.load_synthetic_ground_truth(config, split='test', num=num_gt)
     n, d = int(config.resolution), float(config.render.camera_distance)
     sets = dict(samples)
+    cache_path, cached = None, None
     if ecfg.baselines:
-      s = int(ecfg.num_samples)
-      sets['disc'] = baselines.disc(s, n, n, d, radius=float(ecfg.disc_radius))
-      sets['sphere_cap'] = baselines.sphere_cap(s, n, n, d, radius=float(ecfg.disc_radius),
-                                                cap_height=float(ecfg.cap_height))
+      cache_path = _baseline_cache_path(ecfg, gt, n, d)
+      cached = _read_json(cache_path)
+      if cached is None:
+        s = int(ecfg.num_samples)
+        sets['disc'] = baselines.disc(s, n, n, d, radius=float(ecfg.disc_radius))
+        sets['sphere_cap'] = baselines.sphere_cap(s, n, n, d, radius=float(ecfg.disc_radius),
+                                                  cap_height=float(ecfg.cap_height))
+      else:
+        logging.info('disc / sphere-cap 3D metrics from %s', cache_path)
     geo: Dict[str, Any] = {'num_ground_truth': int(gt['canonical_depth'].shape[0])}
     for name, generated in _progress(list(sets.items()), '3D metrics', progress):
       geo[name] = geometry_metrics(generated, gt, k_geo, ecfg)
+    if cached is not None:
+      geo.update(cached)
+    elif cache_path:
+      _write_json_atomic(cache_path, {k: geo[k] for k in ('disc', 'sphere_cap')})
     result['geometry'] = geo
 
   out_dir = os.path.join(workdir, 'eval')

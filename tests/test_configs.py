@@ -86,6 +86,8 @@ def _set(c, key, value):
     ('render.soft_width', 0.0, 1, r'config\.render\.soft_width'),
     ('train.data_resume', 'rewind', 1, r'config\.train\.data_resume'),
     ('model.progressive_start_res', 12, 1, r'config\.model\.progressive_start_res'),
+    ('model.shape_max_res', 12, 1, r'config\.model\.shape_max_res=12'),
+    ('model.shape_max_res', 64, 1, r'config\.model\.shape_max_res=64'),
 ])
 def test_bad_values_name_the_key(key, value, devices, match):
   c = synthetic.get_config('tiny')

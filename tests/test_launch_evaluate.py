@@ -100,6 +100,39 @@ def test_step0_checkpoint_is_the_untrained_generator(evaluated):
   assert result['geometry']['generator'] == result['geometry']['untrained']
 
 
+def test_disc_and_cap_metrics_are_cached(evaluated, tmp_path):
+  """The model-independent disc / sphere-cap numbers are computed once per
+  (ground truth, settings) and read back after; a damaged cache file is
+  recomputed; '' turns the cache off."""
+  config, workdir, first = evaluated
+  geo = dict(num_points=64, chamfer_prefilter_points=0)
+  kw = dict(num_samples=4, batch_size=4, progress=False, geometry=geo)
+  cache = tmp_path / 'cache'
+  a = evaluate.evaluate(config, workdir, baseline_cache=str(cache), **kw)
+  files = list(cache.glob('eval_baselines_*.json'))
+  assert len(files) == 1
+  b = evaluate.evaluate(config, workdir, baseline_cache=str(cache), **kw)
+  for name in ('disc', 'sphere_cap'):
+    assert a['geometry'][name] == first['geometry'][name] == b['geometry'][name]
+  # The file is really what the second call used.
+  data = json.loads(files[0].read_text())
+  data['disc']['mad'] = 123.0
+  files[0].write_text(json.dumps(data))
+  assert evaluate.evaluate(config, workdir, baseline_cache=str(cache),
+                           **kw)['geometry']['disc']['mad'] == 123.0
+  # Other settings, other file.
+  evaluate.evaluate(config, workdir, baseline_cache=str(cache), cap_height=0.4, **kw)
+  assert len(list(cache.glob('eval_baselines_*.json'))) == 2
+  files[0].write_text('{not json')
+  c = evaluate.evaluate(config, workdir, baseline_cache=str(cache), **kw)
+  assert c['geometry']['disc'] == first['geometry']['disc']
+  files[0].write_text(json.dumps(data))   # mad = 123 again; '' must not read it
+  before = sorted(os.listdir(cache))
+  d = evaluate.evaluate(config, workdir, baseline_cache='', **kw)
+  assert d['geometry']['disc'] == first['geometry']['disc']
+  assert sorted(os.listdir(cache)) == before
+
+
 def test_table_lists_every_metric_and_baseline(evaluated):
   _, _, result = evaluated
   table = evaluate.format_table(result)

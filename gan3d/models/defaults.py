@@ -29,6 +29,9 @@ MODEL_KEYS = {
     'shape_output_scale': 'multiplier on the pyramid output before the base surface '
                           'and eq 14 (1.0 = the plain network output)',
     'base_radius': 'radius of the base disc / hemisphere in object units',
+    'shape_max_res': "highest G_o synthesis resolution (G_o runs at 2N) whose toRGB "
+                     "feeds the shape channels: the shape is then smooth at that scale; "
+                     "0 = every resolution (the paper)",
     'progressive': 'progressive growing with fade-in (paper: True); False = StyleGAN2 skip/residual',
     'progressive_start_res': 'rendered resolution of the first progressive stage (16)',
     'd_channel_base': 'discriminator feature maps at r: min(d_channel_base // r, d_channel_max)',
@@ -55,6 +58,7 @@ def model_config(variant: str = 'paper') -> ml_collections.ConfigDict:
   c.shape_param = 'offset_hemisphere'
   c.shape_output_scale = 0.1
   c.base_radius = 1.0
+  c.shape_max_res = 0
   c.progressive = False
   c.progressive_start_res = 16
   c.mbstd_group_size = 4

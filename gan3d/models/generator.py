@@ -39,13 +39,17 @@ class StyleGenerator(nn.Module):
   channel_base: int
   channel_max: int
   conv_impl: str = 'native'
+  coarse_channels: int = 0
+  coarse_max_res: int = 0
 
   def setup(self):
     self.mapping = MappingNetwork(self.z_dim, self.w_dim, self.mapping_layers,
                                   self.mapping_lr_mult)
     self.synthesis = SynthesisNetwork(self.resolution, self.out_channels, self.w_dim,
                                       self.channel_base, self.channel_max,
-                                      conv_impl=self.conv_impl)
+                                      conv_impl=self.conv_impl,
+                                      coarse_channels=self.coarse_channels,
+                                      coarse_max_res=self.coarse_max_res)
 
   def map(self, z: jax.Array) -> jax.Array:
     """``z [B, z_dim] -> w [B, w_dim]``."""
@@ -71,6 +75,12 @@ def _check_config(config: Any) -> None:
     raise ValueError(f'config.model.style_mixing_prob must be in [0, 1], got {m.style_mixing_prob}')
   if float(m.s_max) <= 0:
     raise ValueError(f'config.model.s_max must be > 0, got {m.s_max}')
+  smr = int(m.get('shape_max_res', 0))
+  if smr:
+    layers.check_power_of_two(smr, 'config.model.shape_max_res', minimum=4)
+    if smr > 2 * int(config.resolution):
+      raise ValueError(f'config.model.shape_max_res must be 0 (off) or a power of two in '
+                       f'[4, 2 * resolution = {2 * int(config.resolution)}], got {smr}')
 
 
 def make_generator(config: Any, which: str) -> StyleGenerator:
@@ -80,8 +90,11 @@ def make_generator(config: Any, which: str) -> StyleGenerator:
   """
   _check_config(config)
   m = config.model
+  coarse_channels, coarse_max_res = 0, 0
   if which == 'object':
     out = 3 * int(m.shape_pyramid_levels) + 3
+    coarse_max_res = int(m.get('shape_max_res', 0))
+    coarse_channels = 3 * int(m.shape_pyramid_levels) if coarse_max_res else 0
   elif which == 'background':
     out = 3
   else:
@@ -90,7 +103,8 @@ def make_generator(config: Any, which: str) -> StyleGenerator:
       z_dim=int(m.z_dim), w_dim=int(m.w_dim), mapping_layers=int(m.mapping_layers),
       mapping_lr_mult=float(m.mapping_lr_mult), resolution=2 * int(config.resolution),
       out_channels=out, channel_base=int(m.channel_base), channel_max=int(m.channel_max),
-      conv_impl=layers.resolve_conv_impl(str(m.get('conv_impl', 'auto'))))
+      conv_impl=layers.resolve_conv_impl(str(m.get('conv_impl', 'auto'))),
+      coarse_channels=coarse_channels, coarse_max_res=coarse_max_res)
 
 
 def num_ws(config: Any) -> int:

@@ -16,6 +16,12 @@ toRGB(x)``. At ``alpha = 0`` the output is the upsampled previous stage, at
 ``alpha = 1`` the full network truncated at ``stage_res``. ``stage_res`` is
 static (a Python int; each stage compiles separately), ``fade_alpha`` may be
 traced. Parameters of all resolutions always exist (init at full resolution).
+
+Band-limited channels: with ``coarse_channels = c > 0`` and
+``coarse_max_res = r > 0``, the toRGB outputs of blocks above resolution r
+do not contribute to the first c output channels, so those channels are the
+FIR-upsampled skip sum of blocks 4 .. r only (smooth at the scale of an
+r x r image). G_o uses this for its shape channels (``model.shape_max_res``).
 """
 
 from __future__ import annotations
@@ -43,6 +49,8 @@ class SynthesisNetwork(nn.Module):
   channel_base: int
   channel_max: int
   conv_impl: str = 'native'   # layers.resolve_conv_impl
+  coarse_channels: int = 0     # first channels limited to blocks <= coarse_max_res
+  coarse_max_res: int = 0      # 0 = off
 
   @property
   def num_ws(self) -> int:
@@ -81,6 +89,9 @@ class SynthesisNetwork(nn.Module):
       x = layers.StyleLayer(self._ch(res), conv_impl=self.conv_impl, name=f'b{res}_conv1')(
           x, ws[:, i + 1], key_for(i + 1))
       rgb = layers.ToRGB(self.out_channels, conv_impl=self.conv_impl, name=f'b{res}_torgb')(x, ws[:, i + 2])
+      if self.coarse_channels and self.coarse_max_res and res > self.coarse_max_res:
+        keep = jnp.arange(self.out_channels) >= self.coarse_channels
+        rgb = rgb * keep.astype(rgb.dtype)
       if res == stage_res:  # fade-in of the newest block (alpha=1: no-op)
         rgb = rgb * jnp.asarray(fade_alpha, rgb.dtype)
       img = layers.upsample2d(img) + rgb
