@@ -9,6 +9,8 @@ Pure functions that turn the raw generator outputs into the scene:
 * ``size_constraint`` (eq 14): ``s * tanh(|s|) / |s| * s_max`` per pixel;
 * ``base_surface``: a disc or hemisphere that the generator may offset
   instead of predicting raw coordinates (``config.model.shape_param``);
+* ``mirror_symmetrize``: bilateral symmetry about the object's y-z plane
+  (optional, ``config.model.shape_symmetry``; not in the paper);
 * ``build_shape_image``: the whole chain, as configured;
 * ``crop_background``: a random ``[N, N]`` crop of the ``[2N, 2N]``
   background, one offset per sample drawn from the rng.
@@ -148,6 +150,18 @@ def base_surface(n: int, kind: str, radius: float = 1.0) -> np.ndarray:
   return np.stack([x, y, z], axis=-1).astype(np.float32)
 
 
+def mirror_symmetrize(s: jax.Array) -> jax.Array:
+  """``[B, N, N, 3] -> [B, N, N, 3]``: the average of the shape image and
+  its mirror image about x = 0 (column j <-> N-1-j, x negated).
+
+  The result is symmetric: vertex (i, j) is vertex (i, N-1-j) with x negated.
+  """
+  chex.assert_rank(s, 4)
+  chex.assert_axis_dimension(s, -1, 3)
+  flip = jnp.asarray([-1.0, 1.0, 1.0], s.dtype)
+  return 0.5 * (s + s[:, :, ::-1, :] * flip)
+
+
 # ----------------------------------------------------------------------------
 # Assembling the scene.
 
@@ -170,15 +184,19 @@ def split_object_output(obj: jax.Array, levels: int) -> tuple[jax.Array, jax.Arr
 def build_shape_image(raw_shape: jax.Array, model_cfg: Any) -> jax.Array:
   """Raw shape channels ``[B, N, N, 3K]`` -> shape image ``[B, N, N, 3]``.
 
-  ``s = shape_output_scale * pyramid(raw)`` (eq 13), then
-  ``s = base_surface + s`` for the offset parametrisations, then eq 14
-  (``size_constraint(s, s_max)``) if ``model_cfg.size_constraint``.
+  ``s = shape_output_scale * pyramid(raw)`` (eq 13), mirror-symmetrised
+  if ``model_cfg.shape_symmetry``, then ``s = base_surface + s`` for the
+  offset parametrisations, then eq 14 (``size_constraint(s, s_max)``) if
+  ``model_cfg.size_constraint``. (The base surfaces are symmetric and eq 14
+  acts per vertex, so the result stays symmetric.)
   """
   levels = int(model_cfg.shape_pyramid_levels)
   param = str(model_cfg.shape_param)
   if param not in SHAPE_PARAMS:
     raise ValueError(f'config.model.shape_param must be one of {SHAPE_PARAMS}, got {param!r}')
   s = shape_pyramid(raw_shape, levels) * float(model_cfg.shape_output_scale)
+  if bool(model_cfg.get('shape_symmetry', False)):
+    s = mirror_symmetrize(s)
   n = s.shape[1]
   if param != 'raw':
     kind = param[len('offset_'):]

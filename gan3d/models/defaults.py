@@ -29,6 +29,8 @@ MODEL_KEYS = {
     'shape_output_scale': 'multiplier on the pyramid output before the base surface '
                           'and eq 14 (1.0 = the plain network output)',
     'base_radius': 'radius of the base disc / hemisphere in object units',
+    'shape_symmetry': 'mirror-symmetric shapes about the object y-z plane (x -> -x); '
+                      'False in the paper',
     'shape_max_res': "highest G_o synthesis resolution (G_o runs at 2N) whose toRGB "
                      "feeds the shape channels: the shape is then smooth at that scale; "
                      "0 = every resolution (the paper)",
@@ -59,6 +61,7 @@ def model_config(variant: str = 'paper') -> ml_collections.ConfigDict:
   c.shape_output_scale = 0.1
   c.base_radius = 1.0
   c.shape_max_res = 0
+  c.shape_symmetry = False
   c.progressive = False
   c.progressive_start_res = 16
   c.mbstd_group_size = 4
