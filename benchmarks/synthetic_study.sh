@@ -7,7 +7,11 @@
 # RUN names (default: all): raw offset_hemisphere offset_disc
 # hemisphere_scale0.3 hemisphere_scale1.0 (offset_hemisphere with that
 # shape_output_scale instead of the default 0.1) crisp no_size no_pyramid
-# yaw120. Runs go two at a time, each on one CPU thread (on a
+# yaw120; smr8 smr16 (model.shape_max_res 8 / 16: shape channels from the
+# generator blocks up to that resolution only), sym16 (smr16 plus
+# model.shape_symmetry), sym16s3 (sym16 with shape_output_scale 0.3).
+# STEPS=N (default: the config's total_steps) sets the step budget, with a
+# checkpoint every 200 steps. Runs go two at a time, each on one CPU thread (on a
 # 2-core machine two single-threaded runs finish ~1.3x sooner than one after
 # the other). Each run writes ROOT/NAME (checkpoints, metrics.jsonl, samples)
 # and ROOT/NAME/eval/metrics_step*.json; timings are in ROOT/NAME.log.
@@ -35,8 +39,16 @@ run_one() {
       args=(--config.model.shape_param=offset_hemisphere
             --config.model.shape_output_scale=${name#hemisphere_scale}) ;;
     crisp|no_size|no_pyramid|yaw120) cfg=configs/synthetic.py:$name ;;
+    smr8|smr16) args=(--config.model.shape_max_res=${name#smr}) ;;
+    sym16) args=(--config.model.shape_max_res=16 --config.model.shape_symmetry=True) ;;
+    sym16s3) args=(--config.model.shape_max_res=16 --config.model.shape_symmetry=True
+                   --config.model.shape_output_scale=0.3) ;;
     *) echo "unknown run $name" >&2; return 2 ;;
   esac
+  if [ -n "${STEPS:-}" ]; then
+    args+=(--config.train.total_steps="$STEPS" --config.train.checkpoint_every_steps=200
+           --config.train.keep_checkpoints=8 --config.train.sample_every_steps=200)
+  fi
   # Ablations change one thing of the default config (whatever its
   # shape_param is); the three shape_param runs differ in that key only.
   {

@@ -1,0 +1,115 @@
+r"""Orientation and normals of generated shapes at the canonical view.
+
+A diagnostic beside `launch.evaluate` (about a minute per checkpoint): for
+``--num`` samples of the EMA generator (the evaluation's latents, noise on)
+and as many ground-truth test shapes, all rendered at yaw = pitch = 0, it
+prints per set
+
+  mean_normal  the mean over samples of the mask-averaged camera-space normal
+               (x right, y up, z towards the camera);
+  tilt         mean angle (degrees) between each sample's mask-averaged normal
+               and +z: how far the shapes look away from the camera;
+  tilt_x/y_std spread of the normal's x / y components over the samples;
+  pixels       mean covered pixels;
+
+and the angle between the generated and ground-truth *mean* normal maps over
+the pixels both cover. With ``--out`` it writes a PNG: the mean normal maps
+(ground truth, generated, |coverage difference|) above 8 ground-truth and 8
+generated normal maps.
+
+Run:
+  python -m benchmarks.canonical_view --config=configs/synthetic.py \
+      --workdir=/work/runs/s2/default --step=1500 --out=/tmp/view.png
+(``--step=0`` with a workdir that has no step-0 checkpoint: use
+``--untrained``.)
+"""
+from __future__ import annotations
+
+import json
+
+from absl import app
+from absl import flags
+import jax
+from ml_collections import config_flags
+import numpy as np
+
+from gan3d import evaluate as ev
+from gan3d import models
+
+_CONFIG = config_flags.DEFINE_config_file('config', 'configs/synthetic.py', 'run config')
+_WORKDIR = flags.DEFINE_string('workdir', None, 'run directory (checkpoints/)')
+_STEP = flags.DEFINE_integer('step', None, 'checkpoint step (default: latest)')
+_UNTRAINED = flags.DEFINE_bool('untrained', False, "the run's untrained generator instead")
+_NUM = flags.DEFINE_integer('num', 64, 'samples and ground-truth shapes')
+_OUT = flags.DEFINE_string('out', None, 'optional PNG of the normal maps')
+
+
+def orientation(normals: np.ndarray, mask: np.ndarray) -> dict:
+  """normals [B, H, W, 3], mask [B, H, W] -> the numbers of the docstring."""
+  m = mask[..., None].astype(np.float64)
+  mean_n = (normals * m).sum((1, 2)) / np.maximum(m.sum((1, 2)), 1.0)
+  tilt = np.degrees(np.arctan2(np.hypot(mean_n[:, 0], mean_n[:, 1]), mean_n[:, 2]))
+  return dict(mean_normal=[round(float(v), 4) for v in mean_n.mean(0)],
+              tilt=round(float(tilt.mean()), 2),
+              tilt_x_std=round(float(mean_n[:, 0].std()), 4),
+              tilt_y_std=round(float(mean_n[:, 1].std()), 4),
+              pixels=round(float(mask.sum((1, 2)).mean()), 1))
+
+
+def mean_map(normals: np.ndarray, mask: np.ndarray):
+  m = mask[..., None].astype(np.float64)
+  return (normals * m).sum(0) / np.maximum(m.sum(0), 1.0), mask.mean(0)
+
+
+def _angle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+  nu = np.linalg.norm(u, axis=-1)
+  nv = np.linalg.norm(v, axis=-1)
+  c = (u * v).sum(-1) / np.maximum(nu * nv, 1e-12)
+  return np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))
+
+
+def main(argv):
+  del argv
+  from gan3d.data import pipeline  # pylint: disable=g-import-not-at-top
+  from gan3d.eval import geometry  # pylint: disable=g-import-not-at-top
+  c = _CONFIG.value
+  if c.data.name != 'synthetic':
+    raise app.UsageError('canonical_view needs the synthetic data set (ground truth)')
+  ecfg = ev.resolve_eval_config(c, num_samples=_NUM.value)
+  gt = pipeline.load_synthetic_ground_truth(c, split='test', num=_NUM.value)
+  ref = geometry.ground_truth_views(gt, ecfg.geometry)
+  if _UNTRAINED.value:
+    params, w_avg, step = ev.untrained_generator(c), models.init_w_avg(c), 0
+  else:
+    if not _WORKDIR.value:
+      raise app.UsageError('--workdir is required (or --untrained)')
+    g = ev.load_generator(c, _WORKDIR.value, _STEP.value)
+    params, w_avg, step = g['params'], g['w_avg'], g['step']
+  s = ev.generate_eval_set(params, w_avg, c, ecfg, jax.random.PRNGKey(int(ecfg.seed)),
+                           progress=False)
+  g_mask = np.asarray(s['alpha']) > ecfg.geometry.alpha_threshold
+  g_n = np.asarray(s['normals'], np.float64)
+  r_n, r_mask = np.asarray(ref['normals'], np.float64), np.asarray(ref['normal_mask'])
+  out = {'step': step, 'ground_truth': orientation(r_n, r_mask),
+         'generator': orientation(g_n, g_mask)}
+  g_avg, g_cov = mean_map(g_n, g_mask)
+  r_avg, r_cov = mean_map(r_n, r_mask)
+  both = (g_cov > 0.5) & (r_cov > 0.5)
+  out['mean_map_angle'] = round(float(_angle(g_avg, r_avg)[both].mean()), 2) if both.any() else None
+  print(json.dumps(out))
+  if _OUT.value:
+    from gan3d.export import sheets  # pylint: disable=g-import-not-at-top
+    # Images in [-1, 1]: normals as they are ((n + 1) / 2 in RGB), coverage
+    # difference d in [0, 1] as 2 d - 1 (black = same coverage).
+    top = np.concatenate([r_avg, g_avg,
+                          np.repeat(2.0 * np.abs(g_cov - r_cov)[..., None] - 1.0, 3, -1)], 1)
+    k = min(8, _NUM.value)
+    row = lambda n, m: np.concatenate([n[i] * m[i][..., None] for i in range(k)], 1)
+    grid = np.concatenate([row(r_n, r_mask), row(g_n, g_mask)], 0)
+    pad = np.ones((top.shape[0], grid.shape[1] - top.shape[1], 3))
+    sheet = np.concatenate([np.concatenate([top, pad], 1), grid], 0)
+    sheet = np.repeat(np.repeat(sheet, 3, axis=0), 3, axis=1)   # 3x nearest upscale
+    sheets.save_png(sheet, _OUT.value)
+
+if __name__ == '__main__':
+  app.run(main)
