@@ -61,13 +61,6 @@ def mean_map(normals: np.ndarray, mask: np.ndarray):
   return (normals * m).sum(0) / np.maximum(m.sum(0), 1.0), mask.mean(0)
 
 
-def _angle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-  nu = np.linalg.norm(u, axis=-1)
-  nv = np.linalg.norm(v, axis=-1)
-  c = (u * v).sum(-1) / np.maximum(nu * nv, 1e-12)
-  return np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))
-
-
 def main(argv):
   del argv
   from gan3d.data import pipeline  # pylint: disable=g-import-not-at-top
@@ -95,7 +88,9 @@ def main(argv):
   g_avg, g_cov = mean_map(g_n, g_mask)
   r_avg, r_cov = mean_map(r_n, r_mask)
   both = (g_cov > 0.5) & (r_cov > 0.5)
-  out['mean_map_angle'] = round(float(_angle(g_avg, r_avg)[both].mean()), 2) if both.any() else None
+  # The evaluation's MAD of the two mean maps, over the pixels both cover.
+  angle = float(geometry.mad(g_avg[None], r_avg[None], both[None])[0])
+  out['mean_map_angle'] = round(angle, 2) if both.any() else None
   print(json.dumps(out))
   if _OUT.value:
     from gan3d.export import sheets  # pylint: disable=g-import-not-at-top
@@ -110,6 +105,7 @@ def main(argv):
     sheet = np.concatenate([np.concatenate([top, pad], 1), grid], 0)
     sheet = np.repeat(np.repeat(sheet, 3, axis=0), 3, axis=1)   # 3x nearest upscale
     sheets.save_png(sheet, _OUT.value)
+
 
 if __name__ == '__main__':
   app.run(main)

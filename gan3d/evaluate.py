@@ -498,11 +498,8 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str, step: Optional[int
       _write_json_atomic(cache_path, {k: geo[k] for k in ('disc', 'sphere_cap')})
     result['geometry'] = geo
 
-  out_dir = os.path.join(workdir, 'eval')
-  os.makedirs(out_dir, exist_ok=True)
-  path = os.path.join(out_dir, f'metrics_step{gen["step"]}.json')
-  with open(path, 'w') as fh:
-    json.dump(result, fh, indent=2, sort_keys=True, default=_json_default)
+  path = os.path.join(workdir, 'eval', f'metrics_step{gen["step"]}.json')
+  _write_json_atomic(path, result)
   result['json_path'] = path
   return result
 
