@@ -9,7 +9,8 @@
 # shape_output_scale instead of the default 0.1) crisp no_size no_pyramid
 # yaw120; smr8 smr16 (model.shape_max_res 8 / 16: shape channels from the
 # generator blocks up to that resolution only), sym16 (smr16 plus
-# model.shape_symmetry), sym16s3 (sym16 with shape_output_scale 0.3).
+# model.shape_symmetry), sym16s3 (sym16 with shape_output_scale 0.3),
+# sym16lrM (sym16 with train.shape_lr_mult M, e.g. sym16lr0.1).
 # STEPS=N (default: the config's total_steps) sets the step budget, with a
 # checkpoint every 200 steps. Runs go two at a time, each on one CPU thread (on a
 # 2-core machine two single-threaded runs finish ~1.3x sooner than one after
@@ -43,6 +44,8 @@ run_one() {
     sym16) args=(--config.model.shape_max_res=16 --config.model.shape_symmetry=True) ;;
     sym16s3) args=(--config.model.shape_max_res=16 --config.model.shape_symmetry=True
                    --config.model.shape_output_scale=0.3) ;;
+    sym16lr*) args=(--config.model.shape_max_res=16 --config.model.shape_symmetry=True
+                    --config.train.shape_lr_mult=${name#sym16lr}) ;;
     *) echo "unknown run $name" >&2; return 2 ;;
   esac
   if [ -n "${STEPS:-}" ]; then

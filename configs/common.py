@@ -75,6 +75,9 @@ def train_config() -> ml_collections.ConfigDict:
   t.adam_b1 = 0.0
   t.adam_b2 = 0.99
   t.adam_eps = 1e-8
+  # Learning-rate multiplier of the toRGB weights that make G_o's shape
+  # channels (1.0 = the paper: one learning rate for all of G).
+  t.shape_lr_mult = 1.0
   # R1 on reals, lazy: every r1_interval steps, weighted by the interval.
   t.r1_gamma = 1.0
   t.r1_interval = 16              # 0 = R1 off

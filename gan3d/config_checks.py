@@ -141,7 +141,7 @@ def validate(config: ml_collections.ConfigDict,
           f'per-device batch {per_device} must be divisible by '
           f'min(model.mbstd_group_size={group}, per-device batch)')
   _int(config, t + 'total_steps', minimum=1)
-  for k in ('g_lr', 'd_lr', 'adam_eps'):
+  for k in ('g_lr', 'd_lr', 'adam_eps', 'shape_lr_mult'):
     _float(config, t + k, 0.0, strict_min=True)
   _float(config, t + 'adam_b1', 0.0, 1.0)
   _float(config, t + 'adam_b2', 0.0, 1.0)

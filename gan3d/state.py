@@ -57,13 +57,55 @@ def make_optimizers(config: ml_collections.ConfigDict
 
   The learning-rate multiplier of the mapping network (0.01) lives in the
   equalised-lr parametrisation of the layers, not here.
+
+  With ``config.train.shape_lr_mult != 1``, G's Adam updates of the entries
+  of G_o's toRGB kernels and biases that produce the shape channels (the
+  first ``3K`` outputs) are multiplied by it (`scale_shape_updates`): a
+  learning rate of its own for the shape, leaving the texture's alone.
   """
   t = config.train
 
   def adam(lr):
     return optax.adam(lr, b1=t.adam_b1, b2=t.adam_b2, eps=t.adam_eps)
 
-  return adam(t.g_lr), adam(t.d_lr)
+  g_tx = adam(t.g_lr)
+  mult = float(t.get('shape_lr_mult', 1.0))
+  if mult != 1.0:
+    g_tx = optax.chain(g_tx, scale_shape_updates(
+        mult, 3 * int(config.model.shape_pyramid_levels)))
+  return g_tx, adam(t.d_lr)
+
+
+def _is_shape_output(path) -> bool:
+  """True for G_o's toRGB ``conv/kernel`` and ``bias`` leaves (their last
+  axis is the output channel)."""
+  keys = [str(getattr(k, 'key', k)) for k in path]
+  if not keys or keys[0] != 'object' or not any(k.endswith('_torgb') for k in keys):
+    return False
+  return keys[-2:] == ['conv', 'kernel'] or (keys[-1] == 'bias' and keys[-2].endswith('_torgb'))
+
+
+def scale_shape_updates(mult: float, shape_channels: int) -> optax.GradientTransformation:
+  """Multiplies the updates of the first ``shape_channels`` output channels
+  of G_o's toRGB layers by ``mult`` (other leaves and channels unchanged).
+
+  After Adam (whose step size ignores the gradient's scale), this is the
+  learning rate ``mult * g_lr`` for those weights. Stateless.
+  """
+  if not mult > 0:
+    raise ValueError(f'config.train.shape_lr_mult must be > 0, got {mult}')
+
+  def scale(path, u):
+    if not _is_shape_output(path):
+      return u
+    m = jnp.where(jnp.arange(u.shape[-1]) < shape_channels, mult, 1.0).astype(u.dtype)
+    return u * m
+
+  def update(updates, state, params=None):
+    del params
+    return jax.tree_util.tree_map_with_path(scale, updates), state
+
+  return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
 
 
 def create_train_state(config: ml_collections.ConfigDict,

@@ -88,6 +88,7 @@ def _set(c, key, value):
     ('model.progressive_start_res', 12, 1, r'config\.model\.progressive_start_res'),
     ('model.shape_max_res', 12, 1, r'config\.model\.shape_max_res=12'),
     ('model.shape_max_res', 64, 1, r'config\.model\.shape_max_res=64'),
+    ('train.shape_lr_mult', 0.0, 1, r'config\.train\.shape_lr_mult=0\.0'),
 ])
 def test_bad_values_name_the_key(key, value, devices, match):
   c = synthetic.get_config('tiny')

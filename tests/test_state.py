@@ -1,0 +1,65 @@
+"""Tests of gan3d.state: the optimisers, in particular the shape learning
+rate (``config.train.shape_lr_mult``)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from configs import synthetic
+from gan3d import models
+from gan3d import state as state_lib
+
+
+def _tiny(**train):
+  c = synthetic.get_config('tiny')
+  c.train.update(train)
+  return c
+
+
+def _one_update(config, params):
+  g_tx, _ = state_lib.make_optimizers(config)
+  grads = jax.tree_util.tree_map(jnp.ones_like, params)
+  updates, _ = g_tx.update(grads, g_tx.init(params), params)
+  return updates
+
+
+def test_shape_lr_mult_scales_only_the_shape_outputs_of_G_o():
+  c = _tiny()
+  params = jax.eval_shape(lambda k: models.init_generators(k, c), jax.random.PRNGKey(0))
+  params = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), params)
+  base = _one_update(c, params)
+  mult = _one_update(_tiny(shape_lr_mult=0.1), params)
+  k = 3 * int(c.model.shape_pyramid_levels)
+  seen = 0
+  for (path, u0), (_, u1) in zip(jax.tree_util.tree_flatten_with_path(base)[0],
+                                 jax.tree_util.tree_flatten_with_path(mult)[0]):
+    name = jax.tree_util.keystr(path)
+    ratio = np.asarray(u1) / np.asarray(u0)
+    if name.startswith("['object']") and '_torgb' in name and 'affine' not in name:
+      seen += 1
+      assert u0.shape[-1] == k + 3, name
+      np.testing.assert_allclose(ratio[..., :k], 0.1, rtol=1e-5, err_msg=name)
+      np.testing.assert_allclose(ratio[..., k:], 1.0, rtol=1e-6, err_msg=name)
+    else:
+      np.testing.assert_allclose(ratio, 1.0, rtol=1e-6, err_msg=name)
+  # kernel + bias of every toRGB of G_o (blocks 4 .. 2N).
+  n_blocks = int(np.log2(2 * c.resolution)) - 1
+  assert seen == 2 * n_blocks
+
+
+def test_shape_lr_mult_one_is_plain_adam():
+  """The default keeps the optimiser state of the paper's Adam (old
+  checkpoints restore)."""
+  c = _tiny()
+  g_tx, _ = state_lib.make_optimizers(c)
+  params = {'w': jnp.zeros(3)}
+  ref = state_lib.optax.adam(c.train.g_lr, b1=c.train.adam_b1, b2=c.train.adam_b2,
+                             eps=c.train.adam_eps)
+  assert (jax.tree_util.tree_structure(g_tx.init(params))
+          == jax.tree_util.tree_structure(ref.init(params)))
+
+
+def test_scale_shape_updates_rejects_bad_mult():
+  with pytest.raises(ValueError, match='shape_lr_mult'):
+    state_lib.scale_shape_updates(0.0, 12)
