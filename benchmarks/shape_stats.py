@@ -6,8 +6,10 @@ evaluation of `launch.evaluate`. For 64 fixed latents (noise on, canonical
 view) it reports, over the vertices inside the shape image's central disc:
 
   w, h        mean half-width / half-height of the vertex set (object units)
-  relief      mean over samples of z(centre) - z(rim): mean z of the vertices
-              within 0.3 of the disc radius minus that beyond 0.85
+  z_centre    mean z of the vertices within 0.3 of the disc radius (object
+              space: the rotation centre of the viewpoints is z = 0)
+  z_rim       mean z of the vertices beyond 0.85 of the disc radius
+  relief      mean over samples of z_centre - z_rim
   relief_std  its spread over the samples (variety of depth)
   zrange      mean max(z) - min(z)
 
@@ -47,9 +49,12 @@ def shape_stats(v: np.ndarray) -> dict:
   r = np.hypot(x - x.mean(1, keepdims=True), y - y.mean(1, keepdims=True))
   rmax = r.max(1, keepdims=True)
   inner, outer = r < 0.3 * rmax, r > 0.85 * rmax
-  relief = np.array([z[i][inner[i]].mean() - z[i][outer[i]].mean() for i in range(len(z))])
+  z_in = np.array([z[i][inner[i]].mean() for i in range(len(z))])
+  z_out = np.array([z[i][outer[i]].mean() for i in range(len(z))])
+  relief = z_in - z_out
   return dict(w=float(np.mean(x.max(1) - x.min(1)) / 2),
               h=float(np.mean(y.max(1) - y.min(1)) / 2),
+              z_centre=float(z_in.mean()), z_rim=float(z_out.mean()),
               relief=float(relief.mean()), relief_std=float(relief.std()),
               zrange=float(np.mean(z.max(1) - z.min(1))))
 
