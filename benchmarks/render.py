@@ -2,6 +2,9 @@
 
 Run:  python -m benchmarks.render            (all cases, one subprocess each)
       python -m benchmarks.render --case=128 (one case)
+      python -m benchmarks.render --case=128 --profile=10
+                 (also: the 10 XLA operations that take longest in a
+                 jax.profiler trace of 3 forward+backward calls)
 
 Each case renders a batch of textured grid meshes (a bumpy hemisphere from
 the N x N shape image, seen from random viewpoints of the paper's prior) with
@@ -33,6 +36,8 @@ _CASE = flags.DEFINE_string('case', None, 'run one case: ' + ', '.join(CASES))
 _REPEATS = flags.DEFINE_integer('repeats', 10, 'timed repeats per case')
 _SOFT_WIDTH = flags.DEFINE_float('soft_width', 1.0, 'B in pixels')
 _WINDOW = flags.DEFINE_integer('window', 4, 'pixel window per triangle')
+_PROFILE = flags.DEFINE_integer('profile', 0, 'with --case: print the N most '
+                                'expensive operations of the forward+backward')
 _SPP = flags.DEFINE_float('soft_pairs_per_pixel', None,
                           'soft-layer pair capacity per pixel (default: '
                           'RenderSettings default; 0 = all window pairs)')
@@ -111,7 +116,35 @@ def run_case(name):
         1000 * float(np.median(times)) / batch, 2)
   results['peak_rss_mb'] = round(
       resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+  if _PROFILE.value:
+    results['profile'] = profile_top(compiled, (vb, tex, bg, vp), _PROFILE.value)
   return results
+
+
+def profile_top(compiled, args, top, calls=3):
+  """The ``top`` operations of a jax.profiler trace of ``calls`` calls:
+  [(name, ms per call, share of the call's time)], most expensive first."""
+  import collections
+  import glob
+  import gzip
+  import tempfile
+  import jax
+  with tempfile.TemporaryDirectory() as d:
+    t0 = time.perf_counter()
+    with jax.profiler.trace(d):
+      for _ in range(calls):
+        jax.block_until_ready(compiled(*args))
+    per_call = (time.perf_counter() - t0) / calls * 1000
+    (path,) = glob.glob(os.path.join(d, '**', '*.trace.json.gz'), recursive=True)
+    with gzip.open(path) as fh:
+      events = json.load(fh)['traceEvents']
+  ms = collections.Counter()
+  for e in events:
+    name = e.get('name', '')
+    # Operation-level events only (not the executor's enclosing spans).
+    if e.get('ph') == 'X' and 'dur' in e and not name.startswith(('Thunk', '$')):
+      ms[name] += e['dur'] / 1000 / calls
+  return [(name, round(t, 2), round(t / per_call, 3)) for name, t in ms.most_common(top)]
 
 
 def main(argv):

@@ -2,7 +2,8 @@ r"""Markdown table of a synthetic study (benchmarks/synthetic_study.sh).
 
   python -m benchmarks.study_table ROOT [RUN ...]
 
-Reads ROOT/RUN/eval/metrics_step*.json (the latest step) for each run and
+Reads ROOT/RUN/eval/metrics_step*.json (the latest step; ``RUN@STEP`` picks
+that step's file, and RUN may be a path relative to ROOT) for each run and
 prints one row per run, one row per run for its untrained generator (step 0),
 and the flat-disc and sphere-cap baselines; the training wall time is taken
 from ROOT/RUN.log.
@@ -21,11 +22,14 @@ COLUMNS = (('mmd_cd', 'Chamfer MMD ↓'), ('coverage', 'coverage ↑'),
            ('hollow_rate', 'hollow-face rate ↓'), ('empty_rate', 'empty ↓'))
 
 
-def latest_metrics(run_dir: str) -> dict | None:
+def latest_metrics(run_dir: str, at_step: int | None = None) -> dict | None:
+  """The run's evaluation of step ``at_step`` (None: its latest), or None."""
   paths = glob.glob(os.path.join(run_dir, 'eval', 'metrics_step*.json'))
+  step = lambda p: int(re.search(r'metrics_step(\d+)\.json$', p).group(1))
+  if at_step is not None:
+    paths = [p for p in paths if step(p) == at_step]
   if not paths:
     return None
-  step = lambda p: int(re.search(r'metrics_step(\d+)\.json$', p).group(1))
   with open(max(paths, key=step)) as fh:
     return json.load(fh)
 
@@ -42,13 +46,15 @@ def table(root: str, runs: list[str]) -> str:
   head = ['run', 'step', 'train min'] + [c[1] for c in COLUMNS] + ['SWD x1e3 ↓']
   lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
   untrained, fixed = [], None
-  for run in runs:
-    m = latest_metrics(os.path.join(root, run))
+  for spec in runs:
+    path, _, at = spec.partition('@')
+    m = latest_metrics(os.path.join(root, path), int(at) if at else None)
+    run = os.path.basename(os.path.normpath(path))
     if m is None:
       lines.append(f'| {run} | (no evaluation) |')
       continue
     geo, img = m.get('geometry', {}), m['image']
-    secs = train_seconds(os.path.join(root, run + '.log'))
+    secs = train_seconds(os.path.join(root, path + '.log'))
     cells = [run, str(m['step']), f'{secs / 60:.0f}' if secs else '?']
     cells += [f"{geo['generator'][k]:.3g}" if 'generator' in geo else '-' for k, _ in COLUMNS]
     cells.append(f"{img['generator']['swd_avg']:.3g}")
