@@ -4,25 +4,33 @@
 #
 #   bash benchmarks/synthetic_study.sh ROOT [RUN ...]
 #
-# RUN names (default: all): raw offset_hemisphere offset_disc
-# hemisphere_scale0.3 hemisphere_scale1.0 (offset_hemisphere with that
-# shape_output_scale instead of the default 0.1) crisp no_size no_pyramid
-# yaw120; smr8 smr16 (model.shape_max_res 8 / 16: shape channels from the
-# generator blocks up to that resolution only), sym16 (smr16 plus
-# model.shape_symmetry), sym16s3 (sym16 with shape_output_scale 0.3),
-# sym16lrM (sym16 with train.shape_lr_mult M, e.g. sym16lr0.1).
-# STEPS=N (default: the config's total_steps) sets the step budget, with a
-# checkpoint every 200 steps. Runs go two at a time, each on one CPU thread (on a
-# 2-core machine two single-threaded runs finish ~1.3x sooner than one after
-# the other). Each run writes ROOT/NAME (checkpoints, metrics.jsonl, samples)
-# and ROOT/NAME/eval/metrics_step*.json; timings are in ROOT/NAME.log.
+# RUN names (default: sym16 and its four ablations, the Fig. 3 study):
+#   sym16              configs/synthetic.py's generator: shape channels from
+#                      G_o's blocks up to 16 x 16 (model.shape_max_res) and a
+#                      mirror-symmetric shape (model.shape_symmetry);
+#   smr8, smr16        model.shape_max_res 8 / 16 only; sym16s3: sym16 with
+#                      shape_output_scale 0.3; sym16lrM: sym16 with
+#                      train.shape_lr_mult M (e.g. sym16lr0.1);
+#   crisp no_size no_pyramid yaw120   the paper's ablations (config variants);
+#   raw offset_hemisphere offset_disc hemisphere_scale0.3 hemisphere_scale1.0
+#                      shape parametrisations (hemisphere_scaleS:
+#                      offset_hemisphere with shape_output_scale S).
+# Join names with '+' to combine them: sym16+crisp is the crisp ablation of
+# sym16. Every name starts from the paper's generator (shape_max_res=0, no
+# symmetry; the config's default before 2026-11-26), so plain `crisp` is the
+# paper's model without the soft layer.
+# STEPS=N (default: the config's total_steps, 600; the first study ran 400)
+# sets the step budget, with a checkpoint every 200 steps. Runs go two at a
+# time, each on one CPU thread (on a 2-core machine two single-threaded runs
+# finish ~1.3x sooner than one after the other). Each run writes ROOT/NAME
+# (checkpoints, metrics.jsonl, samples) and ROOT/NAME/eval/metrics_step*.json;
+# timings are in ROOT/NAME.log.
 set -euo pipefail
 ROOT=${1:?usage: synthetic_study.sh ROOT [RUN ...]}
 shift
 RUNS=("$@")
 if [ ${#RUNS[@]} -eq 0 ]; then
-  RUNS=(raw offset_hemisphere offset_disc hemisphere_scale0.3 hemisphere_scale1.0
-        crisp no_size no_pyramid yaw120)
+  RUNS=(sym16 sym16+crisp sym16+no_size sym16+no_pyramid sym16+yaw120)
 fi
 PARALLEL=${PARALLEL:-2}
 # Samples per evaluation (the Chamfer MMD against the 512 test shapes costs
@@ -32,22 +40,32 @@ mkdir -p "$ROOT"
 export XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 run_one() {
-  local name=$1 cfg=configs/synthetic.py args=()
-  case $name in
-    raw) args=(--config.model.shape_param=raw --config.model.shape_output_scale=1.0) ;;
-    offset_hemisphere|offset_disc) args=(--config.model.shape_param=$name) ;;
-    hemisphere_scale0.3|hemisphere_scale1.0)
-      args=(--config.model.shape_param=offset_hemisphere
-            --config.model.shape_output_scale=${name#hemisphere_scale}) ;;
-    crisp|no_size|no_pyramid|yaw120) cfg=configs/synthetic.py:$name ;;
-    smr8|smr16) args=(--config.model.shape_max_res=${name#smr}) ;;
-    sym16) args=(--config.model.shape_max_res=16 --config.model.shape_symmetry=True) ;;
-    sym16s3) args=(--config.model.shape_max_res=16 --config.model.shape_symmetry=True
-                   --config.model.shape_output_scale=0.3) ;;
-    sym16lr*) args=(--config.model.shape_max_res=16 --config.model.shape_symmetry=True
-                    --config.train.shape_lr_mult=${name#sym16lr}) ;;
-    *) echo "unknown run $name" >&2; return 2 ;;
-  esac
+  # NAME = PART[+PART...]: each PART is a run name below or an ablation
+  # variant of configs/synthetic.py (e.g. sym16+crisp). Every run starts
+  # from the paper's generator (shape_max_res=0, no symmetry), whatever the
+  # config's defaults, so that the names keep their meaning.
+  local name=$1 part parts smr=0 sym=False variants=() args=()
+  IFS='+' read -r -a parts <<< "$name"
+  for part in "${parts[@]}"; do
+    case $part in
+      raw) args+=(--config.model.shape_param=raw --config.model.shape_output_scale=1.0) ;;
+      offset_hemisphere|offset_disc) args+=(--config.model.shape_param=$part) ;;
+      hemisphere_scale0.3|hemisphere_scale1.0)
+        args+=(--config.model.shape_param=offset_hemisphere
+               --config.model.shape_output_scale=${part#hemisphere_scale}) ;;
+      crisp|no_size|no_pyramid|yaw120) variants+=("$part") ;;
+      smr8|smr16) smr=${part#smr} ;;
+      sym16) smr=16; sym=True ;;
+      sym16s3) smr=16; sym=True; args+=(--config.model.shape_output_scale=0.3) ;;
+      sym16lr*) smr=16; sym=True; args+=(--config.train.shape_lr_mult=${part#sym16lr}) ;;
+      *) echo "unknown run $part (in $name)" >&2; return 2 ;;
+    esac
+  done
+  args+=(--config.model.shape_max_res=$smr --config.model.shape_symmetry=$sym)
+  local cfg=configs/synthetic.py
+  if [ ${#variants[@]} -gt 0 ]; then
+    cfg="configs/synthetic.py:$(IFS=,; echo "${variants[*]}")"
+  fi
   if [ -n "${STEPS:-}" ]; then
     args+=(--config.train.total_steps="$STEPS" --config.train.checkpoint_every_steps=200
            --config.train.keep_checkpoints=8 --config.train.sample_every_steps=200)
