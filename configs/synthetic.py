@@ -1,7 +1,7 @@
 r"""Synthetic faces on CPU: the default config of gan3d.
 
 Sized for a 2-core CPU: 32 x 32 renders, generators at 64 x 64 with 16-64
-channels, batch 16, 600 steps (9,600 images; 27-30 minutes per run with two
+channels, batch 16, 600 steps (9,600 images; 25-30 minutes per run with two
 runs sharing the 2-core machine, one thread each, 2026-11-26). Two settings
 that are not the paper's (README "Why the shapes stall"): G_o's shape
 channels come from its blocks up to 16 x 16 only (``model.shape_max_res``)
@@ -9,7 +9,8 @@ and the shape is mirror-symmetric (``model.shape_symmetry``); set
 ``--config.model.shape_max_res=0 --config.model.shape_symmetry=False`` for
 the paper's generator. At this budget the Chamfer distances to the data beat
 every baseline, but depth and normals do not beat a hand-made sphere cap
-(README "Results"); longer runs: ``--config.train.total_steps=N``.
+(README "Results"; the ``no_size`` variant comes closest). Longer runs,
+``--config.train.total_steps=N``, have so far made the shapes worse.
 
 Run:
   python -m launch.train --config=configs/synthetic.py --workdir=/tmp/gan3d_syn
