@@ -89,8 +89,9 @@ def main(argv):
   r_avg, r_cov = mean_map(r_n, r_mask)
   both = (g_cov > 0.5) & (r_cov > 0.5)
   # The evaluation's MAD of the two mean maps, over the pixels both cover.
-  angle = float(geometry.mad(g_avg[None], r_avg[None], both[None])[0])
-  out['mean_map_angle'] = round(angle, 2) if both.any() else None
+  out['mean_map_angle'] = (
+      round(float(geometry.mad(g_avg[None], r_avg[None], both[None])[0]), 2)
+      if both.any() else None)
   print(json.dumps(out))
   if _OUT.value:
     from gan3d.export import sheets  # pylint: disable=g-import-not-at-top

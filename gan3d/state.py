@@ -77,12 +77,18 @@ def make_optimizers(config: ml_collections.ConfigDict
 
 
 def _is_shape_output(path) -> bool:
-  """True for G_o's toRGB ``conv/kernel`` and ``bias`` leaves (their last
-  axis is the output channel)."""
+  """True for G_o's toRGB leaves ``.../bN_torgb/conv/kernel`` and
+  ``.../bN_torgb/bias`` (their last axis is the output channel)."""
   keys = [str(getattr(k, 'key', k)) for k in path]
-  if not keys or keys[0] != 'object' or not any(k.endswith('_torgb') for k in keys):
+  if keys[:1] != ['object']:
     return False
-  return keys[-2:] == ['conv', 'kernel'] or (keys[-1] == 'bias' and keys[-2].endswith('_torgb'))
+  if keys[-2:] == ['conv', 'kernel']:
+    layer = keys[-3:-2]
+  elif keys[-1:] == ['bias']:
+    layer = keys[-2:-1]
+  else:
+    return False
+  return bool(layer) and layer[0].endswith('_torgb')
 
 
 def scale_shape_updates(mult: float, shape_channels: int) -> optax.GradientTransformation:
