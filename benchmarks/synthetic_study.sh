@@ -14,7 +14,11 @@
 #   crisp no_size no_pyramid yaw120   the paper's ablations (config variants);
 #   raw offset_hemisphere offset_disc hemisphere_scale0.3 hemisphere_scale1.0
 #                      shape parametrisations (hemisphere_scaleS:
-#                      offset_hemisphere with shape_output_scale S).
+#                      offset_hemisphere with shape_output_scale S);
+#   seedN              config.seed N (initialisation, latents, viewpoints;
+#                      the data set is the same);
+#   noramp             train.ema_rampup 0: the EMA half-life is
+#                      train.ema_kimg from the first step.
 # Join names with '+' to combine them: sym16+crisp is the crisp ablation of
 # sym16. Every name starts from the paper's generator (shape_max_res=0, no
 # symmetry; the config's default before 2026-11-26), so plain `crisp` is the
@@ -58,6 +62,8 @@ run_one() {
       sym16) smr=16; sym=True ;;
       sym16s3) smr=16; sym=True; args+=(--config.model.shape_output_scale=0.3) ;;
       sym16lr*) smr=16; sym=True; args+=(--config.train.shape_lr_mult=${part#sym16lr}) ;;
+      seed*) args+=(--config.seed=${part#seed}) ;;
+      noramp) args+=(--config.train.ema_rampup=0) ;;
       *) echo "unknown run $part (in $name)" >&2; return 2 ;;
     esac
   done

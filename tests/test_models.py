@@ -245,13 +245,14 @@ def test_progressive_fade_in():
   for k in low:
     np.testing.assert_allclose(faded0[k], layers.upsample2d(low[k]), rtol=1e-4, atol=1e-5)
     assert not np.allclose(full[k], faded0[k])
-  np.testing.assert_allclose(full['object'], models.synthesize(params, ws, None, c)['object'],
-                             rtol=1e-4, atol=1e-5)
+  default = jax.jit(lambda ws: models.synthesize(params, ws, None, c))(ws)  # compiled: ~2x faster than eager
+  np.testing.assert_allclose(full['object'], default['object'], rtol=1e-4, atol=1e-5)
   with pytest.raises(ValueError, match='progressive'):
     models.synthesize(params, ws, None, _cfg(16), stage_res=8)
   # Progressive discriminator at the lower stage.
   d_params = models.init_discriminator(jax.random.key(3), c)
-  logits = models.discriminate(d_params, jnp.zeros((2, 8, 8, 3)), c, stage_res=8, fade_alpha=0.5)
+  logits = jax.jit(lambda p, x: models.discriminate(p, x, c, stage_res=8, fade_alpha=0.5))(
+      d_params, jnp.zeros((2, 8, 8, 3)))
   assert logits.shape == (2,)
 
 

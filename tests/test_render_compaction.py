@@ -42,14 +42,18 @@ def _settings(spp, **kw):
 
 def _visible_pairs(verts, faces, settings, viewpoint):
   """Visible soft pairs counted from the uncompacted [F, K^2] sets."""
-  v = camera.to_camera(verts, viewpoint)
-  fin = jnp.all(jnp.isfinite(v), -1)
-  xy, depth = camera.project_camera(v, settings)
-  tri_xy, tri_z, valid = rasterize.triangle_setup(xy, depth, faces, settings, fin)
-  pix, in_image, _ = rasterize.window_pixels(tri_xy, valid, settings)
-  ok = valid[:, None] & in_image
-  zbuf, _ = rasterize.zbuffer(pix, tri_xy, tri_z, ok, settings)
-  vis, _ = soft_lib.visibility(pix, ok, zbuf, tri_xy, tri_z, settings)
+  @jax.jit
+  def visible(verts, viewpoint):
+    v = camera.to_camera(verts, viewpoint)
+    fin = jnp.all(jnp.isfinite(v), -1)
+    xy, depth = camera.project_camera(v, settings)
+    tri_xy, tri_z, valid = rasterize.triangle_setup(xy, depth, faces, settings, fin)
+    pix, in_image, _ = rasterize.window_pixels(tri_xy, valid, settings)
+    ok = valid[:, None] & in_image
+    zbuf, _ = rasterize.zbuffer(pix, tri_xy, tri_z, ok, settings)
+    vis, _ = soft_lib.visibility(pix, ok, zbuf, tri_xy, tri_z, settings)
+    return vis
+  vis = visible(verts, viewpoint)
   return int(vis.sum()), vis.size
 
 
@@ -70,10 +74,10 @@ def test_compaction_changes_nothing(viewpoint):
                                background=b, viewpoint=vp)
       return jnp.sum(out.image * probe) + jnp.sum(out.alpha * probe[..., 0]), out
 
-    (l_c, out_c), g_c = jax.value_and_grad(lambda *a: loss(compact, *a), (0, 1, 2),
-                                           has_aux=True)(verts, tex, bg)
-    (l_f, out_f), g_f = jax.value_and_grad(lambda *a: loss(full, *a), (0, 1, 2),
-                                           has_aux=True)(verts, tex, bg)
+    (l_c, out_c), g_c = jax.jit(jax.value_and_grad(
+        lambda *a: loss(compact, *a), (0, 1, 2), has_aux=True))(verts, tex, bg)
+    (l_f, out_f), g_f = jax.jit(jax.value_and_grad(
+        lambda *a: loss(full, *a), (0, 1, 2), has_aux=True))(verts, tex, bg)
     assert int(out_c.soft_overflow) == 0 and int(out_f.soft_overflow) == 0
     np.testing.assert_allclose(out_c.image, out_f.image, atol=1e-12)
     np.testing.assert_allclose(out_c.alpha, out_f.alpha, atol=1e-12)
@@ -96,13 +100,15 @@ def test_too_small_capacity_counts_dropped_pairs():
                              background=bg, viewpoint=vp)
     return jnp.mean(out.image), out
 
-  (value, out), grads = jax.value_and_grad(loss, (0, 1), has_aux=True)(verts, tex)
+  # Compiled: eager dispatch of the renderer's ops costs ~10x the compile.
+  (value, out), grads = jax.jit(jax.value_and_grad(loss, (0, 1), has_aux=True))(verts, tex)
   assert int(out.soft_overflow) == visible - cap
   assert np.isfinite(float(value))
   assert all(bool(jnp.all(jnp.isfinite(g))) for g in grads)
   # The crisp renderer has no soft layer and never drops anything.
-  crisp = render.render_mesh(verts, faces, settings=_settings(0.5, soft=False), uv=uv,
-                             texture=tex, background=bg, viewpoint=vp)
+  crisp = jax.jit(lambda v: render.render_mesh(
+      v, faces, settings=_settings(0.5, soft=False), uv=uv, texture=tex,
+      background=bg, viewpoint=vp))(verts)
   assert int(crisp.soft_overflow) == 0
 
 

@@ -166,8 +166,8 @@ def test_window_overflow_is_counted():
   from gan3d import render
   settings = _settings(window=2)
   v = np.concatenate([GOOD, BAD['far_off_screen']]).astype(np.float32)
-  out = render.render_mesh(jnp.asarray(v), jnp.asarray(FACES),
-                           settings=settings, attributes=jnp.asarray(ATTR))
+  out = jax.jit(lambda v: render.render_mesh(v, jnp.asarray(FACES), settings=settings,
+                                             attributes=jnp.asarray(ATTR)))(jnp.asarray(v))
   assert int(out.overflow) == 1
   assert _finite(out)
 
@@ -219,7 +219,7 @@ def test_nan_texel_outside_the_mesh_stays_out_of_the_image():
   faces = np.array([[0, 1, 2]], np.int32)
   texture = jnp.ones((4, 4, 3)).at[0, 0].set(jnp.nan)
   uv = jnp.array([[0.9, 0.9], [0.8, 0.9], [0.9, 0.8]])
-  out = render.render_mesh(v, faces, settings=settings, uv=uv,
-                           texture=texture)
+  out = jax.jit(lambda v, t: render.render_mesh(v, faces, settings=settings, uv=uv,
+                                                texture=t))(v, texture)
   assert np.isfinite(np.asarray(out.image)).all()
   assert np.asarray(out.mask).sum() > 0
