@@ -78,7 +78,7 @@ def table(root: str, runs: list[str]) -> str:
 
 
 def main(argv: list[str]) -> None:
-  if len(argv) < 2:
+  if len(argv) < 2 or argv[1] in ('-h', '--help'):
     sys.exit(__doc__)
   root = argv[1]
   runs = argv[2:] or sorted(d for d in os.listdir(root)

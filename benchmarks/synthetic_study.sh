@@ -4,10 +4,12 @@
 #
 #   bash benchmarks/synthetic_study.sh ROOT [RUN ...]
 #
-# RUN names (default: sym16 and its four ablations, the Fig. 3 study):
-#   sym16              configs/synthetic.py's generator: shape channels from
-#                      G_o's blocks up to 16 x 16 (model.shape_max_res) and a
-#                      mirror-symmetric shape (model.shape_symmetry);
+# RUN names (default: sym16+no_size, the config's default, and its four
+# ablations, the Fig. 3 study; sym16 is the one with the size constraint):
+#   sym16              shape channels from G_o's blocks up to 16 x 16
+#                      (model.shape_max_res) and a mirror-symmetric shape
+#                      (model.shape_symmetry), size constraint on; with
+#                      +no_size it is configs/synthetic.py's default;
 #   smr8, smr16        model.shape_max_res 8 / 16 only; sym16s3: sym16 with
 #                      shape_output_scale 0.3; sym16lrM: sym16 with
 #                      train.shape_lr_mult M (e.g. sym16lr0.1);
@@ -21,8 +23,8 @@
 #                      train.ema_kimg from the first step.
 # Join names with '+' to combine them: sym16+crisp is the crisp ablation of
 # sym16. Every name starts from the paper's generator (shape_max_res=0, no
-# symmetry; the config's default before 2026-11-26), so plain `crisp` is the
-# paper's model without the soft layer.
+# symmetry, size constraint on; the config's default before 2026-11-26), so
+# plain `crisp` is the paper's model without the soft layer.
 # STEPS=N (default: the config's total_steps, 600; the first study ran 400)
 # sets the step budget, with a checkpoint every 200 steps. Runs go two at a
 # time, each on one CPU thread (on a 2-core machine two single-threaded runs
@@ -34,7 +36,8 @@ ROOT=${1:?usage: synthetic_study.sh ROOT [RUN ...]}
 shift
 RUNS=("$@")
 if [ ${#RUNS[@]} -eq 0 ]; then
-  RUNS=(sym16 sym16+crisp sym16+no_size sym16+no_pyramid sym16+yaw120)
+  RUNS=(sym16+no_size sym16 sym16+no_size+crisp sym16+no_size+no_pyramid
+        sym16+no_size+yaw120)
 fi
 PARALLEL=${PARALLEL:-2}
 # Samples per evaluation (the Chamfer MMD against the 512 test shapes costs
@@ -46,9 +49,10 @@ export XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_thread
 run_one() {
   # NAME = PART[+PART...]: each PART is a run name below or an ablation
   # variant of configs/synthetic.py (e.g. sym16+crisp). Every run starts
-  # from the paper's generator (shape_max_res=0, no symmetry), whatever the
-  # config's defaults, so that the names keep their meaning.
-  local name=$1 part parts smr=0 sym=False variants=() args=()
+  # from the paper's generator (shape_max_res=0, no symmetry, size
+  # constraint on), whatever the config's defaults, so that the names keep
+  # their meaning.
+  local name=$1 part parts smr=0 sym=False variants=(size) args=()
   IFS='+' read -r -a parts <<< "$name"
   for part in "${parts[@]}"; do
     case $part in

@@ -2,15 +2,17 @@ r"""Synthetic faces on CPU: the default config of gan3d.
 
 Sized for a 2-core CPU: 32 x 32 renders, generators at 64 x 64 with 16-64
 channels, batch 16, 600 steps (9,600 images; 25-30 minutes per run with two
-runs sharing the 2-core machine, one thread each, 2026-11-26). Two settings
-that are not the paper's (README "Why the shapes stall"): G_o's shape
-channels come from its blocks up to 16 x 16 only (``model.shape_max_res``)
-and the shape is mirror-symmetric (``model.shape_symmetry``); set
-``--config.model.shape_max_res=0 --config.model.shape_symmetry=False`` for
-the paper's generator. At this budget the Chamfer distances to the data beat
-every baseline, but depth and normals do not beat a hand-made sphere cap
-(README "Results"; the ``no_size`` variant comes closest). Longer runs,
-``--config.train.total_steps=N``, have so far made the shapes worse.
+runs sharing the 2-core machine, one thread each, 2026-11-26). Three settings
+that are not the paper's (README "Results"): G_o's shape channels come from
+its blocks up to 16 x 16 only (``model.shape_max_res``), the shape is
+mirror-symmetric (``model.shape_symmetry``), and the size constraint (eq 14)
+is off (``model.size_constraint``: with it on, depth and normal errors were
+worse in both seeds tried, with it off better in all three). Set
+``--config.model.shape_max_res=0 --config.model.shape_symmetry=False`` and
+the ``size`` variant for the paper's generator. At this budget the Chamfer
+distances to the data beat every baseline, but depth and normals do not beat
+a hand-made sphere cap. Longer runs, ``--config.train.total_steps=N``, have
+so far made the shapes worse.
 
 Run:
   python -m launch.train --config=configs/synthetic.py --workdir=/tmp/gan3d_syn
@@ -19,7 +21,9 @@ Variants (comma separated after a colon):
   tiny      16 x 16, tiny networks, batch 4, a handful of steps (tests).
   runlocal  alias of tiny.
   crisp     crisp renderer only (paper Fig. 3b).
-  no_size   no size constraint (eq 14 off).
+  size      size constraint on (eq 14; the paper's setting).
+  no_size   no size constraint (eq 14 off; already the default here except
+            with tiny).
   no_pyramid  no shape-image pyramid (eq 13, K = 1).
   yaw120    yaw range +-120 degrees (paper Fig. 3e).
 e.g. ``--config=configs/synthetic.py:crisp`` or ``:tiny,no_size``.
@@ -56,9 +60,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.model.channel_max = 64
     c.model.d_channel_base = 1024
     c.model.d_channel_max = 64
-    # Not the paper: a smooth (16 x 16 band-limited), mirror-symmetric shape.
+    # Not the paper: a smooth (16 x 16 band-limited), mirror-symmetric shape
+    # without the size constraint (eq 14).
     c.model.shape_max_res = 16
     c.model.shape_symmetry = True
+    c.model.size_constraint = False
   c.model.mbstd_group_size = 4
 
   c.render = model_defaults.render_config()

@@ -9,10 +9,14 @@
   last good checkpoint is never replaced by a corrupted one.
 * `restore_latest`: restores into the structure and shardings of a template
   state (both networks, EMA, optimisers, w_avg, pl_mean, step, base RNG).
+* `write_run_config` / `check_run_config`: ``<workdir>/config.json``, the
+  config the run was trained with; resuming, evaluating or sampling with a
+  config that builds a different model fails with the differing keys.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Optional
 
@@ -81,3 +85,63 @@ def restore_latest(manager: ocp.CheckpointManager,
 @jax.jit
 def _all_finite(state):
   return state_lib.all_finite(state)
+
+
+# ----------------------------------------------------------------------------
+# The config a run was trained with, next to its checkpoints.
+
+RUN_CONFIG_FILE = 'config.json'
+# Sections that define the trained model: evaluating or resuming a checkpoint
+# with other values would silently use a different generator (e.g. eq 14 on
+# instead of off), so a mismatch is an error. Other sections (train, data,
+# eval, sample) may change between runs of the same workdir.
+MODEL_SECTIONS = ('resolution', 'model', 'render', 'viewpoint')
+
+
+def _model_part(d: dict) -> dict:
+  return {k: d[k] for k in MODEL_SECTIONS if k in d}
+
+
+def _flat(d, prefix=''):
+  out = {}
+  for k, v in d.items():
+    if isinstance(v, dict):
+      out.update(_flat(v, f'{prefix}{k}.'))
+    else:
+      out[f'{prefix}{k}'] = v
+  return out
+
+
+def check_run_config(config, workdir: str) -> None:
+  """Raises ValueError naming each key of ``MODEL_SECTIONS`` on which
+  ``config`` differs from ``<workdir>/config.json`` (written by
+  `write_run_config` when the run was trained). No file: nothing to check
+  (runs made before 2026-11-26 have none)."""
+  path = os.path.join(workdir, RUN_CONFIG_FILE)
+  if not os.path.exists(path):
+    return
+  with open(path) as fh:
+    trained = _flat(_model_part(json.load(fh)))
+  given = _flat(_model_part(json.loads(config.to_json_best_effort())))
+  diff = [f'{k}: trained with {trained.get(k, "<absent>")!r}, given '
+          f'{given.get(k, "<absent>")!r}'
+          for k in sorted(set(trained) | set(given)) if trained.get(k) != given.get(k)]
+  if diff:
+    raise ValueError(
+        f'the config differs from the one {workdir!r} was trained with '
+        f'({path}): ' + '; '.join(diff) + '. Pass the same config and '
+        'overrides as for training (e.g. --config.model.KEY=VALUE).')
+
+
+def write_run_config(config, workdir: str) -> str:
+  """Checks ``config`` against ``<workdir>/config.json`` (`check_run_config`)
+  and writes the full config there, atomically (temporary file + rename).
+  Returns the path."""
+  check_run_config(config, workdir)
+  os.makedirs(workdir, exist_ok=True)
+  path = os.path.join(workdir, RUN_CONFIG_FILE)
+  tmp = f'{path}.tmp.{os.getpid()}'
+  with open(tmp, 'w') as fh:
+    fh.write(config.to_json_best_effort(indent=2, sort_keys=True))
+  os.replace(tmp, path)
+  return path

@@ -160,12 +160,15 @@ def load_generator(config: ml_collections.ConfigDict, workdir: str,
     {'params': EMA generator params, 'w_avg': {name: [w_dim]}, 'step': int}.
   Raises:
     FileNotFoundError: ``workdir`` has no checkpoint, or none at ``step``.
+    ValueError: ``config`` builds another model than the run was trained
+      with (`checkpoint.check_run_config`).
   """
   steps = available_steps(workdir)
   if not steps:
     raise FileNotFoundError(
         f'no checkpoint found in {checkpoint_dir(workdir)!r}: train first with '
         f'`python -m launch.train --config=... --workdir={workdir}`')
+  checkpoint.check_run_config(config, workdir)
   if step is None:
     step = steps[-1]
   elif int(step) not in steps:

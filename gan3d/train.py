@@ -239,6 +239,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
   t = config.train
   main = distributed.is_main_process()
   mesh = distributed.make_mesh()
+  if main:
+    checkpoint.write_run_config(config, workdir)
+  else:
+    checkpoint.check_run_config(config, workdir)
 
   root = jax.random.PRNGKey(int(config.seed))
   init_key, sample_key = jax.random.split(root)

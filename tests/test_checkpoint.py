@@ -69,3 +69,24 @@ def test_unfinished_write_is_not_the_latest(tmp_path):
   manager = checkpoint.make_manager(str(tmp_path), keep=3)
   assert manager.latest_step() == 1
   assert int(checkpoint.restore_latest(manager, _state()).step) == 1
+
+
+def test_run_config_recorded_and_checked(tmp_path):
+  workdir = str(tmp_path)
+  c = fakes.fake_config()
+  checkpoint.check_run_config(c, workdir)          # no record yet: nothing to check
+  path = checkpoint.write_run_config(c, workdir)
+  assert path == os.path.join(workdir, 'config.json')
+  assert [f for f in os.listdir(workdir)] == ['config.json']   # no temporary left
+  # Sections outside the model may change (longer runs, other data path).
+  c.train.total_steps = int(c.train.total_steps) + 10
+  checkpoint.write_run_config(c, workdir)
+  # A key that builds another model is named, with both values.
+  bad = fakes.fake_config()
+  bad.render.soft = not bad.render.soft
+  bad.viewpoint.yaw_range_deg = (-120.0, 120.0)
+  with pytest.raises(ValueError, match=r'render.soft: trained with .*viewpoint.yaw_range_deg'):
+    checkpoint.check_run_config(bad, workdir)
+  with pytest.raises(ValueError, match='render.soft'):
+    checkpoint.write_run_config(bad, workdir)     # the record is not overwritten
+  checkpoint.check_run_config(fakes.fake_config(), workdir)

@@ -52,12 +52,21 @@ def test_ffhq128_is_the_papers_setting():
     ('yaw120', 'viewpoint.yaw_range_deg', (-120.0, 120.0)),
 ])
 def test_ablation_variants(variant, key, value):
-  for module in (synthetic, ffhq128):
-    c = module.get_config(variant)
+  # The synthetic default has eq 14 off already: its tiny variant has it on.
+  for module, base_arg in ((synthetic, 'tiny'), (ffhq128, None)):
+    arg = variant if base_arg is None else f'{base_arg},{variant}'
+    c = module.get_config(arg)
     section, name = key.split('.')
     assert c[section][name] == value
-    base = module.get_config()
+    base = module.get_config(base_arg)
     assert base[section][name] != value
+
+
+def test_synthetic_default_has_no_size_constraint_and_size_turns_it_on():
+  assert not synthetic.get_config().model.size_constraint
+  assert synthetic.get_config('size').model.size_constraint
+  assert synthetic.get_config('tiny').model.size_constraint
+  assert ffhq128.get_config().model.size_constraint       # the paper's
 
 
 def test_unknown_variant_fails():

@@ -81,6 +81,12 @@ def test_run_produces_finite_losses_checkpoints_and_summaries(tmp_path):
   events = os.listdir(os.path.join(workdir, 'tb'))
   assert events and events[0].startswith('events.out.tfevents')
   assert os.path.getsize(os.path.join(workdir, 'tb', events[0])) > 1000  # images
+  # The config is recorded; resuming with one that builds another model fails.
+  assert os.path.exists(os.path.join(workdir, 'config.json'))
+  other = _config(4)
+  other.model.size_constraint = not other.model.size_constraint
+  with pytest.raises(ValueError, match='model.size_constraint: trained with'):
+    train.train_and_evaluate(other, workdir)
 
 
 def test_resume_in_process_matches_uninterrupted(tmp_path, uninterrupted):
