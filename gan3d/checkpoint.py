@@ -102,11 +102,12 @@ def _model_part(d: dict) -> dict:
   return {k: d[k] for k in MODEL_SECTIONS if k in d}
 
 
-def _flat(d, prefix=''):
+def flatten_dict(d: dict, prefix: str = '') -> dict:
+  """Nested dict -> {'a.b.c': leaf}."""
   out = {}
   for k, v in d.items():
     if isinstance(v, dict):
-      out.update(_flat(v, f'{prefix}{k}.'))
+      out.update(flatten_dict(v, f'{prefix}{k}.'))
     else:
       out[f'{prefix}{k}'] = v
   return out
@@ -121,8 +122,8 @@ def check_run_config(config, workdir: str) -> None:
   if not os.path.exists(path):
     return
   with open(path) as fh:
-    trained = _flat(_model_part(json.load(fh)))
-  given = _flat(_model_part(json.loads(config.to_json_best_effort())))
+    trained = flatten_dict(_model_part(json.load(fh)))
+  given = flatten_dict(_model_part(json.loads(config.to_json_best_effort())))
   diff = [f'{k}: trained with {trained.get(k, "<absent>")!r}, given '
           f'{given.get(k, "<absent>")!r}'
           for k in sorted(set(trained) | set(given)) if trained.get(k) != given.get(k)]

@@ -165,17 +165,7 @@ def _step_key(config: ml_collections.ConfigDict) -> str:
   d = config.to_dict()
   d.pop('data', None)
   d['train'] = {k: v for k, v in d['train'].items() if k not in _NOT_IN_STEP}
-  return repr(sorted(_flatten(d).items()))
-
-
-def _flatten(d, prefix=''):
-  out = {}
-  for k, v in d.items():
-    if isinstance(v, dict):
-      out.update(_flatten(v, f'{prefix}{k}.'))
-    else:
-      out[prefix + k] = v
-  return out
+  return repr(sorted(checkpoint.flatten_dict(d).items()))
 
 
 def _mean_metrics(history: list[dict]) -> dict:
