@@ -131,7 +131,9 @@ def check_run_config(config, workdir: str) -> None:
     raise ValueError(
         f'the config differs from the one {workdir!r} was trained with '
         f'({path}): ' + '; '.join(diff) + '. Pass the same config and '
-        'overrides as for training (e.g. --config.model.KEY=VALUE).')
+        'overrides as for training (e.g. --config.model.KEY=VALUE), or, if '
+        'the change is intended (e.g. a larger render.window), delete that '
+        'file.')
 
 
 def write_run_config(config, workdir: str) -> str:
