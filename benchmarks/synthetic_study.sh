@@ -72,10 +72,8 @@ run_one() {
     esac
   done
   args+=(--config.model.shape_max_res=$smr --config.model.shape_symmetry=$sym)
-  local cfg=configs/synthetic.py
-  if [ ${#variants[@]} -gt 0 ]; then
-    cfg="configs/synthetic.py:$(IFS=,; echo "${variants[*]}")"
-  fi
+  # variants holds at least 'size', so there is always a colon part.
+  local cfg="configs/synthetic.py:$(IFS=,; echo "${variants[*]}")"
   if [ -n "${STEPS:-}" ]; then
     args+=(--config.train.total_steps="$STEPS" --config.train.checkpoint_every_steps=200
            --config.train.keep_checkpoints=8 --config.train.sample_every_steps=200)

@@ -100,7 +100,7 @@ def test_too_small_capacity_counts_dropped_pairs():
                              background=bg, viewpoint=vp)
     return jnp.mean(out.image), out
 
-  # Compiled: eager dispatch of the renderer's ops costs ~10x the compile.
+  # Compiled: faster than dispatching the renderer's ops one by one.
   (value, out), grads = jax.jit(jax.value_and_grad(loss, (0, 1), has_aux=True))(verts, tex)
   assert int(out.soft_overflow) == visible - cap
   assert np.isfinite(float(value))
