@@ -11,7 +11,8 @@ the N x N shape image, seen from random viewpoints of the paper's prior) with
 a 2N x 2N UV texture over a background, jit-compiled float32. Reports ms per
 image (median over repeats, after a warm-up), XLA's own estimate of the
 compiled program's memory (arguments + outputs + temporaries) and the peak
-resident memory of the process (ru_maxrss, which includes the runtime).
+resident memory of the process (ru_maxrss, which includes the runtime) and,
+on a GPU, the device allocator's peak (device_peak_mb, the whole process's).
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ _SOFT_WIDTH = flags.DEFINE_float('soft_width', 1.0, 'B in pixels')
 _WINDOW = flags.DEFINE_integer('window', 4, 'pixel window per triangle')
 _PROFILE = flags.DEFINE_integer('profile', 0, 'with --case: print the N most '
                                 'expensive operations of the forward+backward')
+_BATCH = flags.DEFINE_integer('batch', 0, "batch size (0: the case's own)")
 _SPP = flags.DEFINE_float('soft_pairs_per_pixel', None,
                           'soft-layer pair capacity per pixel (default: '
                           'RenderSettings default; 0 = all window pairs)')
@@ -67,6 +69,7 @@ def run_case(name):
   import numpy as np
   from gan3d import render
   n, size, batch, full = CASES[name]
+  batch = _BATCH.value or batch
   verts, faces = _mesh(n, full)
   extra = ({} if _SPP.value is None
            else {'soft_pairs_per_pixel': _SPP.value})
@@ -116,6 +119,9 @@ def run_case(name):
         1000 * float(np.median(times)) / batch, 2)
   results['peak_rss_mb'] = round(
       resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+  stats = jax.devices()[0].memory_stats() or {}
+  if 'peak_bytes_in_use' in stats:        # accelerators: the allocator's peak
+    results['device_peak_mb'] = round(stats['peak_bytes_in_use'] / 2**20, 1)
   if _PROFILE.value:
     results['profile'] = profile_top(compiled, (vb, tex, bg, vp), _PROFILE.value)
   return results
@@ -156,7 +162,7 @@ def main(argv):
   for name in CASES:
     cmd = [sys.executable, '-m', 'benchmarks.render', f'--case={name}',
            f'--repeats={_REPEATS.value}', f'--soft_width={_SOFT_WIDTH.value}',
-           f'--window={_WINDOW.value}']
+           f'--window={_WINDOW.value}', f'--batch={_BATCH.value}']
     if _SPP.value is not None:
       cmd.append(f'--soft_pairs_per_pixel={_SPP.value}')
     out = subprocess.run(cmd, capture_output=True, text=True, check=True,
@@ -164,7 +170,7 @@ def main(argv):
     rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
   cols = ['case', 'triangles', 'image', 'batch', 'fwd_ms_per_image',
           'fwd_bwd_ms_per_image', 'fwd_xla_mb', 'fwd_bwd_xla_mb',
-          'peak_rss_mb', 'overflow', 'soft_overflow', 'soft_pairs_per_pixel',
+          'peak_rss_mb', 'device_peak_mb', 'overflow', 'soft_overflow', 'soft_pairs_per_pixel',
           'device']
   print('| ' + ' | '.join(cols) + ' |')
   print('|' + '---|' * len(cols))

@@ -35,7 +35,7 @@ def main():
       pix, in_image, _ = rasterize.window_pixels(tri_xy, valid, settings)
       ok = valid[:, None] & in_image
       zbuf, _ = rasterize.zbuffer(pix, tri_xy, tri_z, ok, settings)
-      vis, _ = soft_lib.visibility(pix, ok, zbuf, tri_xy, tri_z, settings)
+      vis, _, _ = soft_lib.visibility(pix, ok, zbuf, tri_xy, tri_z, settings)
       per_pixel = np.bincount(np.asarray(pix)[np.asarray(vis)], minlength=size * size)
       print(f'case {name}: window pairs {vis.size}, visible {int(vis.sum())} '
             f'({float(vis.sum()) / vis.size:.1%}), per pixel max {per_pixel.max()}, '

@@ -51,7 +51,7 @@ def _visible_pairs(verts, faces, settings, viewpoint):
     pix, in_image, _ = rasterize.window_pixels(tri_xy, valid, settings)
     ok = valid[:, None] & in_image
     zbuf, _ = rasterize.zbuffer(pix, tri_xy, tri_z, ok, settings)
-    vis, _ = soft_lib.visibility(pix, ok, zbuf, tri_xy, tri_z, settings)
+    vis, _, _ = soft_lib.visibility(pix, ok, zbuf, tri_xy, tri_z, settings)
     return vis
   vis = visible(verts, viewpoint)
   return int(vis.sum()), vis.size

@@ -100,8 +100,8 @@ def _shade_impl(settings: RenderSettings, discrete, v, vattr, texture,
       weights, rasterize.gather_corners(vn[faces], t)))
   bg = background.reshape(h * w, -1)
   if settings.soft:
-    a_s, alpha_s = soft_lib.soft_layer(soft_sets, tri_xy, tri_z, tri_attr,
-                                       settings, texture)
+    a_s, alpha_s = soft_lib.soft_layer(soft_sets, xy, depth, vattr, settings,
+                                       texture)
   else:
     a_s, alpha_s = None, None
   image, alpha = composite_lib.composite(colour_c, alpha_c, a_s, alpha_s, bg)
@@ -221,8 +221,11 @@ def render_mesh(vertices, faces, *, settings: RenderSettings,
   ok = valid[:, None] & in_image
   zbuf, tri_id = rasterize.zbuffer(pix, tri_xy, tri_z, ok, settings)
   if settings.soft:
-    vis, arg = soft_lib.visibility(pix, ok, zbuf, tri_xy, tri_z, settings)
-    soft_sets, soft_overflow = soft_lib.compact_pairs(pix, vis, arg, settings)
+    vis, arg, edge = soft_lib.visibility(pix, ok, zbuf, tri_xy, tri_z,
+                                         settings)
+    (tri, spix, svis, sarg, sedge), soft_overflow = soft_lib.compact_pairs(
+        pix, vis, arg, edge, settings)
+    soft_sets = soft_lib.edge_endpoints(faces, tri, sedge) + (spix, svis, sarg)
   else:
     soft_sets, soft_overflow = None, jnp.zeros((), jnp.int32)
 

@@ -27,14 +27,16 @@ import jax.numpy as jnp
 
 from gan3d.render import rasterize
 from gan3d.render import safe_math
+from gan3d.render import soa
 from gan3d.render.settings import RenderSettings
 
 
 def closest_point(px, py, tri_xy):
   """Distance from (px, py) [...] to triangles [..., 3, 2]; barycentrics of p*.
 
-  Returns (d [...], (b0, b1, b2)): d = 0 and the screen barycentrics of p
-  inside the triangle; outside, the nearest of the three edge segments, with
+  Returns (d [...], (b0, b1, b2), edge [...] int32): d = 0 and the screen
+  barycentrics of p inside the triangle; outside, the nearest of the three
+  edge segments (edge k runs from corner k to corner k + 1 mod 3), with
   barycentrics (1 - t, t) on its two end points. Finite with finite gradients
   for degenerate edges.
   """
@@ -63,11 +65,13 @@ def closest_point(px, py, tri_xy):
   d = jnp.where(inside, 0.0, safe_math.safe_sqrt(d2))
   bary = tuple(jnp.where(inside, bi, be)
                for bi, be in zip(bary_in, (b0, b1, b2)))
-  return d, bary
+  edge = jnp.where(e0, 0, jnp.where(e1, 1, 2)).astype(jnp.int32)
+  return d, bary, edge
 
 
 def pair_geometry(pix, tri_xy, tri_z, settings: RenderSettings):
-  """Per (triangle, pixel) pair: d [...], 3 x weights [...], z* [...].
+  """Per (triangle, pixel) pair: d [...], 3 x weights [...], z* [...], and
+  the nearest edge [...] int32 (see `closest_point`).
 
   pix [...] flat pixel indices; tri_xy [..., 3, 2] and tri_z [..., 3]
   broadcastable against pix (e.g. [F, 1, 3, 2] against a window [F, P]), or
@@ -76,19 +80,21 @@ def pair_geometry(pix, tri_xy, tri_z, settings: RenderSettings):
   """
   dtype = jax.tree_util.tree_leaves(tri_xy)[0].dtype
   px, py = rasterize.pixel_centres(pix, settings.width, dtype)
-  d, bary = closest_point(px, py, tri_xy)
+  d, bary, edge = closest_point(px, py, tri_xy)
   weights, z = rasterize.perspective_correct(bary, tri_z, settings)
   # Materialise once: left to itself XLA fuses this long elementwise chain
   # into each of its consumers and recomputes it per output channel.
-  return jax.lax.optimization_barrier((d, weights, z))
+  return jax.lax.optimization_barrier((d, weights, z, edge))
 
 
 def visibility(pix, ok, zbuf, tri_xy, tri_z, settings: RenderSettings):
   """The discrete structure of the soft layer, [F, P] bool each.
 
-  Returns (vis, arg): vis marks the pairs with 0 < d < B and z_s < z_c;
-  arg marks, per pixel, the one visible pair of largest weight (ties to the
-  larger pair index), which supplies alpha_s = max w (eq 11).
+  Returns (vis, arg, edge): vis marks the pairs with 0 < d < B and
+  z_s < z_c; arg marks, per pixel, the one visible pair of largest weight
+  (ties to the larger pair index), which supplies alpha_s = max w (eq 11);
+  edge [F, P] int32 is the triangle's edge nearest to the pixel (the closest
+  point p* lies on it for every visible pair, as d > 0).
 
   No gradient: the sets are constant almost everywhere; the image is
   continuous where `vis` changes at d = B (w = 0) and at d = 0 (the soft
@@ -97,7 +103,8 @@ def visibility(pix, ok, zbuf, tri_xy, tri_z, settings: RenderSettings):
   """
   hw = settings.height * settings.width
   tri_xy, tri_z = jax.lax.stop_gradient((tri_xy, tri_z))
-  d, _, z = pair_geometry(pix, tri_xy[:, None], tri_z[:, None], settings)
+  d, _, z, edge = pair_geometry(pix, tri_xy[:, None], tri_z[:, None],
+                                settings)
   z_s = z + settings.slope * d
   vis = ok & (d > 0) & (d < settings.soft_width) & (z_s < zbuf[pix])
   w = jnp.where(vis, 1.0 - d / settings.soft_width, -1.0)
@@ -105,7 +112,7 @@ def visibility(pix, ok, zbuf, tri_xy, tri_z, settings: RenderSettings):
   cand = vis & (w == w_max[pix])
   pair = jnp.arange(pix.size, dtype=jnp.int32).reshape(pix.shape)
   best = jnp.full((hw,), -1, jnp.int32).at[pix].max(jnp.where(cand, pair, -1))
-  return vis, cand & (pair == best[pix])
+  return vis, cand & (pair == best[pix]), edge
 
 
 def pair_capacity(settings: RenderSettings, num_pairs: int) -> int:
@@ -117,7 +124,7 @@ def pair_capacity(settings: RenderSettings, num_pairs: int) -> int:
   return min(num_pairs, max(cap, 1))
 
 
-def compact_pairs(pix, vis, arg, settings: RenderSettings):
+def compact_pairs(pix, vis, arg, edge, settings: RenderSettings):
   """The pairs of the soft layer as a flat list of static length M.
 
   Only the visible pairs (about 15-20% of the F x K^2 window pairs of a dense
@@ -127,17 +134,18 @@ def compact_pairs(pix, vis, arg, settings: RenderSettings):
   F * K^2 (soft_pairs_per_pixel = 0: all window pairs, no compaction). Pairs
   beyond M, in triangle order, are dropped and counted.
 
-  Args: pix, vis, arg [F, P] (window pixels and `visibility` output).
+  Args: pix, vis, arg, edge [F, P] (window pixels and `visibility` output).
   Returns ((tri [M] int32 triangle, pix [M] int32 pixel, vis [M] bool,
-  arg [M] bool), dropped [] int32 visible pairs that did not fit).
+  arg [M] bool, edge [M] int32), dropped [] int32 visible pairs that did not
+  fit).
   """
   f, p = pix.shape
   cap = pair_capacity(settings, f * p)
   flat_vis = vis.reshape(-1)
   if cap >= f * p:
     tri = jnp.broadcast_to(jnp.arange(f, dtype=jnp.int32)[:, None], (f, p))
-    return ((tri.reshape(-1), pix.reshape(-1), flat_vis, arg.reshape(-1)),
-            jnp.zeros((), jnp.int32))
+    return ((tri.reshape(-1), pix.reshape(-1), flat_vis, arg.reshape(-1),
+             edge.reshape(-1)), jnp.zeros((), jnp.int32))
   # Stream compaction: the i-th visible pair goes to slot i (i < M).
   slot = jnp.cumsum(flat_vis.astype(jnp.int32)) - 1
   count = slot[-1] + 1
@@ -146,38 +154,69 @@ def compact_pairs(pix, vis, arg, settings: RenderSettings):
   idx = jnp.zeros((cap,), jnp.int32).at[dest].set(src, mode='drop')
   keep = jnp.arange(cap, dtype=jnp.int32) < count
   pairs = ((idx // p).astype(jnp.int32), pix.reshape(-1)[idx], keep,
-           arg.reshape(-1)[idx] & keep)
+           arg.reshape(-1)[idx] & keep, edge.reshape(-1)[idx])
   return pairs, jnp.maximum(count - cap, 0).astype(jnp.int32)
 
 
-def soft_layer(pairs, tri_xy, tri_z, tri_attr, settings: RenderSettings,
-               texture=None):
-  """Soft colour and alpha per pixel (eqs 10-11), differentiable.
+def edge_endpoints(faces, tri, edge):
+  """Vertex indices (a [M], b [M]) of edge `edge` of triangle `tri` (edge k
+  runs from corner k to corner k + 1 mod 3)."""
+  corner = jnp.stack([faces[:, 0], faces[:, 1], faces[:, 2]], 0)  # [3, F]
+  a = corner.reshape(-1)[edge * faces.shape[0] + tri]
+  b = corner.reshape(-1)[((edge + 1) % 3) * faces.shape[0] + tri]
+  return a, b
 
-  Args: pairs = (tri [M], pix [M], vis [M], arg [M]) from `compact_pairs`;
-    tri_xy [F, 3, 2]; tri_z [F, 3]; tri_attr [F, 3, C] (UVs when texture
-    [Ht, Wt, Ct] is given).
+
+def soft_layer(pairs, xy, depth, vattr, settings: RenderSettings,
+               texture=None):
+  """Soft colour and alpha per pixel (eqs 9-11), differentiable.
+
+  Every kept pair is visible with 0 < d < B, so its closest point p* lies on
+  the triangle edge found by `visibility`: this computes d, p* and the
+  perspective-correct weights of the edge's two end points only (the third
+  corner's weight is 0 there), from one row of vertex data per end point.
+
+  Args: pairs = (a [M], b [M], pix [M], vis [M], arg [M]): edge end points
+    (vertex indices, see `edge_endpoints`), pixel, and the `visibility` sets
+    from `compact_pairs`; xy [V, 2] screen positions; depth [V]; vattr
+    [V, C] attributes (UVs when texture [Ht, Wt, Ct] is given).
   Returns (a_s [H*W, Ct], alpha_s [H*W]).
   """
   from gan3d.render import texture as texture_lib  # local: avoids a cycle
-  tri, pix, vis, arg = pairs
+  ia, ib, pix, vis, arg = pairs
   hw = settings.height * settings.width
-  corners_xy = rasterize.gather_corners(tri_xy, tri)
-  corners_z = rasterize.gather_corners(tri_z, tri)
-  d, weights, _ = pair_geometry(pix, corners_xy, corners_z, settings)
+  ca = vattr.shape[-1]
+  table = soa.stack_columns([xy, depth, vattr])               # [V, 3 + C]
+  # Slots that hold no visible pair (vis False) get a harmless dummy edge,
+  # so that no value of an invalid vertex reaches any value or gradient.
+  dummy = (-8.0, -8.0, 1.0) + (0.0,) * ca, (-7.0, -8.0, 1.0) + (0.0,) * ca
+  ends = [tuple(jnp.where(vis, col, fill) for col, fill in
+                zip(soa.gather_columns(table, idx), dummy[e]))
+          for e, idx in enumerate((ia, ib))]
+  (xa, ya, za, *attr_a), (xb, yb, zb, *attr_b) = ends
+  px, py = rasterize.pixel_centres(pix, settings.width, xy.dtype)
+  ex, ey = xb - xa, yb - ya
+  t = safe_math.safe_div((px - xa) * ex + (py - ya) * ey, ex * ex + ey * ey)
+  t = jnp.clip(t, 0.0, 1.0)
+  dx, dy = px - (xa + t * ex), py - (ya + t * ey)
+  d = safe_math.safe_sqrt(dx * dx + dy * dy)
+  if settings.perspective_correct:
+    qa, qb = (1.0 - t) / za, t / zb                # eq 9's p*, z > near > 0
+    wa = qa / (qa + qb)
+    wb = 1.0 - wa
+  else:
+    wa, wb = 1.0 - t, t
   w = jnp.where(vis, 1.0 - d / settings.soft_width, 0.0)         # [M]
-  attr = rasterize.interpolate_corners(weights,
-                                       rasterize.gather_corners(tri_attr, tri))
+  attr = tuple(wa * a + wb * b for a, b in zip(attr_a, attr_b))
   if texture is not None:
-    attr = texture_lib.sample_bilinear(texture, attr)
-  w, attr = jax.lax.optimization_barrier((w, attr))
-  c = attr.shape[-1]
+    attr = texture_lib.sample_bilinear_columns(texture, *attr)
+  w, attr = soa.materialize((w, attr))
   # One scatter-add for everything: sum w a, sum w, and alpha_s = w of the
-  # `arg` pair (its gradient is then a plain gather).
-  attr = jnp.where(vis[..., None], attr, 0.0)   # pairs outside the layer
-  rows = jnp.concatenate(
-      [w[..., None] * attr, w[..., None],
-       jnp.where(arg, w, 0.0)[..., None]], -1)
+  # `arg` pair (its gradient is then a plain gather). Empty slots add zeros
+  # (and keep a NaN texel at the dummy's UV out).
+  c = len(attr)
+  rows = jnp.stack([jnp.where(vis, w * a, 0.0) for a in attr]
+                   + [w, jnp.where(arg, w, 0.0)], axis=-1)
   acc = jnp.zeros((hw, c + 2), rows.dtype).at[pix].add(rows)
   den = acc[:, c:c + 1]
   a_s = acc[:, :c] * jnp.where(den > 0, 1.0 / jnp.where(den > 0, den, 1.0),

@@ -14,7 +14,10 @@ gather of 4C values is much cheaper on CPU than four gathers of C values, and
 its transpose (the texture gradient) is one scatter-add instead of four.
 """
 import chex
+import jax
 import jax.numpy as jnp
+
+from gan3d.render import soa
 
 
 def _quad(texture):
@@ -30,19 +33,34 @@ def sample_bilinear(texture, uv):
   """Samples texture [Ht, Wt, C] at uv [..., 2]; returns [..., C]."""
   chex.assert_rank(texture, 3)
   chex.assert_axis_dimension(uv, -1, 2)
+  return jnp.stack(sample_bilinear_columns(texture, uv[..., 0], uv[..., 1]),
+                   axis=-1)
+
+
+def sample_bilinear_columns(texture, u, v):
+  """`sample_bilinear` in structure-of-arrays form: texture [Ht, Wt, C] at
+  (u [...], v [...]) -> a tuple of C arrays [...].
+
+  All per-sample arithmetic is on 1-D-like arrays (see `soa`): the four
+  texels come from one gather of the quad texture, and its gradient is one
+  scatter-add of [..., 4C] rows.
+  """
+  chex.assert_rank(texture, 3)
   ht, wt, c = texture.shape
-  x = uv[..., 0] * wt - 0.5
-  y = uv[..., 1] * ht - 0.5
+  x = u * wt - 0.5
+  y = v * ht - 0.5
   x = jnp.clip(jnp.nan_to_num(x), -1.0, wt - 1e-3)
   y = jnp.clip(jnp.nan_to_num(y), -1.0, ht - 1e-3)
-  x0 = jnp.floor(x)
-  y0 = jnp.floor(y)
-  fx = (x - x0)[..., None]
-  fy = (y - y0)[..., None]
+  x0 = jax.lax.stop_gradient(jnp.floor(x))
+  y0 = jax.lax.stop_gradient(jnp.floor(y))
+  fx, fy = soa.materialize((x - x0, y - y0))
   # Padded coordinates: texel x0 sits at column x0 + 1 of the padded grid.
   idx = (y0.astype(jnp.int32) + 1) * (wt + 1) + (x0.astype(jnp.int32) + 1)
-  q = _quad(texture).reshape((ht + 1) * (wt + 1), 4 * c)[idx]
-  t00, t01, t10, t11 = (q[..., k * c:(k + 1) * c] for k in range(4))
-  top = t00 * (1 - fx) + t01 * fx
-  bottom = t10 * (1 - fx) + t11 * fx
-  return top * (1 - fy) + bottom * fy
+  q = soa.gather_columns(_quad(texture).reshape((ht + 1) * (wt + 1), 4 * c),
+                         idx)
+  gx, gy = 1 - fx, 1 - fy
+  out = []
+  for k in range(c):
+    t00, t01, t10, t11 = q[k], q[c + k], q[2 * c + k], q[3 * c + k]
+    out.append((t00 * gx + t01 * fx) * gy + (t10 * gx + t11 * fx) * fy)
+  return tuple(out)
