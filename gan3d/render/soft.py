@@ -82,9 +82,7 @@ def pair_geometry(pix, tri_xy, tri_z, settings: RenderSettings):
   px, py = rasterize.pixel_centres(pix, settings.width, dtype)
   d, bary, edge = closest_point(px, py, tri_xy)
   weights, z = rasterize.perspective_correct(bary, tri_z, settings)
-  # Materialise once: left to itself XLA fuses this long elementwise chain
-  # into each of its consumers and recomputes it per output channel.
-  return jax.lax.optimization_barrier((d, weights, z, edge))
+  return d, weights, z, edge
 
 
 def visibility(pix, ok, zbuf, tri_xy, tri_z, settings: RenderSettings):
@@ -210,7 +208,6 @@ def soft_layer(pairs, xy, depth, vattr, settings: RenderSettings,
   attr = tuple(wa * a + wb * b for a, b in zip(attr_a, attr_b))
   if texture is not None:
     attr = texture_lib.sample_bilinear_columns(texture, *attr)
-  w, attr = soa.materialize((w, attr))
   # One scatter-add for everything: sum w a, sum w, and alpha_s = w of the
   # `arg` pair (its gradient is then a plain gather). Empty slots add zeros
   # (and keep a NaN texel at the dummy's UV out).

@@ -53,7 +53,7 @@ def sample_bilinear_columns(texture, u, v):
   y = jnp.clip(jnp.nan_to_num(y), -1.0, ht - 1e-3)
   x0 = jax.lax.stop_gradient(jnp.floor(x))
   y0 = jax.lax.stop_gradient(jnp.floor(y))
-  fx, fy = soa.materialize((x - x0, y - y0))
+  fx, fy = x - x0, y - y0
   # Padded coordinates: texel x0 sits at column x0 + 1 of the padded grid.
   idx = (y0.astype(jnp.int32) + 1) * (wt + 1) + (x0.astype(jnp.int32) + 1)
   q = soa.gather_columns(_quad(texture).reshape((ht + 1) * (wt + 1), 4 * c),
