@@ -117,3 +117,44 @@ def test_pixel_centres_of_pairs():
   x, y = rasterize.pixel_centres(jnp.asarray([0, 5, 7]), 4, jnp.float64)
   np.testing.assert_array_equal(x, [0.5, 1.5, 3.5])
   np.testing.assert_array_equal(y, [0.5, 1.5, 1.5])
+
+
+def _edge_kernel_plain(perspective, px, py, xa, ya, za, xb, yb, zb):
+  """The edge kernel straight from its definition, left to autodiff."""
+  ex, ey = xb - xa, yb - ya
+  t = jnp.clip(((px - xa) * ex + (py - ya) * ey) / (ex * ex + ey * ey), 0, 1)
+  d = jnp.sqrt((px - xa - t * ex) ** 2 + (py - ya - t * ey) ** 2)
+  if perspective:
+    qa, qb = (1 - t) / za, t / zb
+    return d, qa / (qa + qb)
+  return d, 1 - t
+
+
+@pytest.mark.parametrize('perspective', [True, False])
+def test_edge_kernel_matches_autodiff_of_its_definition(perspective):
+  """Values and the hand-written VJP against autodiff of the plain formula,
+  on points whose closest point is inside the segment and at either end
+  (t clamped); then finite differences to second order."""
+  rng = np.random.default_rng(4)
+  m = 64
+  a = rng.uniform(0, 3, (m, 2))
+  b = a + rng.uniform(-2, 2, (m, 2))
+  p = rng.uniform(-2, 5, (m, 2))
+  z = rng.uniform(2, 5, (m, 2))
+  args = tuple(jnp.asarray(x) for x in (p[:, 0], p[:, 1], a[:, 0], a[:, 1], z[:, 0],
+                                        b[:, 0], b[:, 1], z[:, 1]))
+  t = np.sum((p - a) * (b - a), 1) / np.sum((b - a) ** 2, 1)
+  assert (t < 0).sum() > 5 and (t > 1).sum() > 5 and ((t > 0) & (t < 1)).sum() > 5
+  got = soft_lib.edge_kernel(perspective, *args)
+  want = _edge_kernel_plain(perspective, *args)
+  for g, w in zip(got, want):
+    np.testing.assert_allclose(g, w, rtol=1e-12)
+  cd, cw = jnp.asarray(rng.normal(size=m)), jnp.asarray(rng.normal(size=m))
+  loss = lambda f: lambda *x: jnp.sum(f(perspective, *x)[0] * cd + f(perspective, *x)[1] * cw)
+  argnums = tuple(range(2, 8))    # the end points (pixel centres are constants)
+  g_hand = jax.grad(loss(soft_lib.edge_kernel), argnums)(*args)
+  g_auto = jax.grad(loss(_edge_kernel_plain), argnums)(*args)
+  for gh, ga in zip(g_hand, g_auto):
+    np.testing.assert_allclose(gh, ga, rtol=1e-9, atol=1e-12)
+  ends = lambda *e: loss(soft_lib.edge_kernel)(args[0], args[1], *e)
+  jtu.check_grads(ends, args[2:], order=2, modes=['rev'], eps=1e-6)
