@@ -4,7 +4,8 @@ Run:  python -m benchmarks.render            (all cases, one subprocess each)
       python -m benchmarks.render --case=128 (one case)
       python -m benchmarks.render --case=128 --profile=10
                  (also: the 10 XLA operations that take longest in a
-                 jax.profiler trace of 3 forward+backward calls)
+                 jax.profiler trace of 3 forward+backward calls, with their
+                 result shapes and the number of operations fused in them)
 
 Each case renders a batch of textured grid meshes (a bumpy hemisphere from
 the N x N shape image, seen from random viewpoints of the paper's prior) with
@@ -128,11 +129,17 @@ def run_case(name):
 
 
 def profile_top(compiled, args, top, calls=3):
-  """The ``top`` operations of a jax.profiler trace of ``calls`` calls:
-  [(name, ms per call, share of the call's time)], most expensive first."""
+  """The ``top`` operations of a jax.profiler trace of ``calls`` calls.
+
+  Returns {'ms_per_call', 'operations' (distinct XLA operations seen),
+  'top': [(name, ms per call, share of the call's time, result shape,
+  operations inside the fusion)]}, most expensive first. The fusion size
+  shows where XLA evaluated a long elementwise chain inside one consumer.
+  """
   import collections
   import glob
   import gzip
+  import re
   import tempfile
   import jax
   with tempfile.TemporaryDirectory() as d:
@@ -148,15 +155,37 @@ def profile_top(compiled, args, top, calls=3):
   for e in events:
     name = e.get('name', '')
     # Operation-level events only (not the executor's enclosing spans).
-    if e.get('ph') == 'X' and 'dur' in e and not name.startswith(('Thunk', '$')):
+    if e.get('ph') == 'X' and 'dur' in e and not name.startswith(
+        ('Thunk', '$', 'Pjit', 'Execute', 'Common')):
       ms[name] += e['dur'] / 1000 / calls
-  return [(name, round(t, 2), round(t / per_call, 3)) for name, t in ms.most_common(top)]
+  hlo = compiled.as_text()
+  shapes, calls_of, sizes = {}, {}, {}
+  for line in hlo.splitlines():
+    m = re.match(r'\s*(?:ROOT )?%(\S+) = (\S+) \w+\(', line)
+    if m:
+      shapes[m.group(1)] = m.group(2)
+      called = re.search(r'calls=%([\w.-]+)', line)
+      if called:
+        calls_of[m.group(1)] = called.group(1)
+  for m in re.finditer(r'\n%([\w.-]+) [^\n]*\{\n(.*?)\n\}', hlo, re.S):
+    sizes[m.group(1)] = m.group(2).count('\n') + 1
+  rows = [(name, round(t, 2), round(t / per_call, 3), shapes.get(name, ''),
+           sizes.get(calls_of.get(name, ''), 0)) for name, t in ms.most_common(top)]
+  return {'ms_per_call': round(per_call, 1), 'operations': len(ms), 'top': rows}
 
 
 def main(argv):
   del argv
   if _CASE.value:
-    print(json.dumps(run_case(_CASE.value)))
+    result = run_case(_CASE.value)
+    if 'profile' in result:
+      prof = result['profile']
+      print(f"forward+backward: {prof['ms_per_call']} ms per call (traced), "
+            f"{prof['operations']} distinct XLA operations; the largest:")
+      for name, t, share, shape, size in prof['top']:
+        print(f'  {t:9.2f} ms {100 * share:5.1f}%  {name:32s} {shape:34s} '
+              f'{size or ""}')
+    print(json.dumps(result))
     return
   rows = []
   for name in CASES:
