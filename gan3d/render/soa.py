@@ -56,11 +56,3 @@ def gather_columns(table, index):
     raise ValueError(f'gather_columns needs a [F, C] table, got {table.shape}')
   return _gather_columns(table, jnp.asarray(index, jnp.int32), table.shape[0])
 
-
-def stack_columns(table_parts):
-  """Per-triangle arrays ``[F]`` or ``[F, k]`` -> one table ``[F, C]``
-  (columns in order), for `gather_columns`."""
-  cols = []
-  for part in table_parts:
-    cols.append(part[:, None] if part.ndim == 1 else part.reshape(part.shape[0], -1))
-  return jnp.concatenate(cols, axis=-1)

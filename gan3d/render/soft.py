@@ -75,12 +75,9 @@ def pair_geometry(pix, tri_xy, tri_z, settings: RenderSettings):
   the nearest edge [...] int32 (see `closest_point`).
 
   pix [...] flat pixel indices; tri_xy [..., 3, 2] and tri_z [..., 3]
-  broadcastable against pix (e.g. [F, 1, 3, 2] against a window [F, P]), or
-  per pair as structure-of-arrays (`rasterize.gather_corners`: corners of
-  [M] arrays against pix [M], and tri_z a tuple of 3 [M] arrays).
+  broadcastable against pix (e.g. [F, 1, 3, 2] against a window [F, P]).
   """
-  dtype = jax.tree_util.tree_leaves(tri_xy)[0].dtype
-  px, py = rasterize.pixel_centres(pix, settings.width, dtype)
+  px, py = rasterize.pixel_centres(pix, settings.width, tri_xy.dtype)
   d, bary, edge = closest_point(px, py, tri_xy)
   weights, z = rasterize.perspective_correct(bary, tri_z, settings)
   return d, weights, z, edge
@@ -160,10 +157,7 @@ def compact_pairs(pix, vis, arg, edge, settings: RenderSettings):
 def edge_endpoints(faces, tri, edge):
   """Vertex indices (a [M], b [M]) of edge `edge` of triangle `tri` (edge k
   runs from corner k to corner k + 1 mod 3)."""
-  corner = jnp.stack([faces[:, 0], faces[:, 1], faces[:, 2]], 0)  # [3, F]
-  a = corner.reshape(-1)[edge * faces.shape[0] + tri]
-  b = corner.reshape(-1)[((edge + 1) % 3) * faces.shape[0] + tri]
-  return a, b
+  return faces[tri, edge], faces[tri, (edge + 1) % 3]
 
 
 def _edge_setup(px, py, xa, ya, xb, yb):
@@ -257,7 +251,7 @@ def soft_layer(pairs, xy, depth, vattr, settings: RenderSettings,
   ia, ib, pix, vis, arg = pairs
   hw = settings.height * settings.width
   ca = vattr.shape[-1]
-  table = soa.stack_columns([xy, depth, vattr])               # [V, 3 + C]
+  table = jnp.concatenate([xy, depth[:, None], vattr], -1)    # [V, 3 + C]
   # Slots that hold no visible pair (vis False) get a harmless dummy edge,
   # so that no value of an invalid vertex reaches any value or gradient.
   dummy = (-8.0, -8.0, 1.0) + (0.0,) * ca, (-7.0, -8.0, 1.0) + (0.0,) * ca

@@ -14,7 +14,6 @@ gather of 4C values is much cheaper on CPU than four gathers of C values, and
 its transpose (the texture gradient) is one scatter-add instead of four.
 """
 import chex
-import jax
 import jax.numpy as jnp
 
 from gan3d.render import soa
@@ -51,8 +50,8 @@ def sample_bilinear_columns(texture, u, v):
   y = v * ht - 0.5
   x = jnp.clip(jnp.nan_to_num(x), -1.0, wt - 1e-3)
   y = jnp.clip(jnp.nan_to_num(y), -1.0, ht - 1e-3)
-  x0 = jax.lax.stop_gradient(jnp.floor(x))
-  y0 = jax.lax.stop_gradient(jnp.floor(y))
+  x0 = jnp.floor(x)
+  y0 = jnp.floor(y)
   fx, fy = x - x0, y - y0
   # Padded coordinates: texel x0 sits at column x0 + 1 of the padded grid.
   idx = (y0.astype(jnp.int32) + 1) * (wt + 1) + (x0.astype(jnp.int32) + 1)
