@@ -136,15 +136,20 @@ def check_run_config(config, workdir: str) -> None:
         'file.')
 
 
-def write_run_config(config, workdir: str) -> str:
-  """Checks ``config`` against ``<workdir>/config.json`` (`check_run_config`)
-  and writes the full config there, atomically (temporary file + rename).
-  Returns the path."""
-  check_run_config(config, workdir)
-  os.makedirs(workdir, exist_ok=True)
-  path = os.path.join(workdir, RUN_CONFIG_FILE)
+def write_text_atomic(path: str, text: str) -> None:
+  """Writes ``text`` to ``path`` through a temporary file and a rename, so
+  that a crash never leaves a half-written file; creates the folder."""
+  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
   tmp = f'{path}.tmp.{os.getpid()}'
   with open(tmp, 'w') as fh:
-    fh.write(config.to_json_best_effort(indent=2, sort_keys=True))
+    fh.write(text)
   os.replace(tmp, path)
+
+
+def write_run_config(config, workdir: str) -> str:
+  """Checks ``config`` against ``<workdir>/config.json`` (`check_run_config`)
+  and writes the full config there, atomically. Returns the path."""
+  check_run_config(config, workdir)
+  path = os.path.join(workdir, RUN_CONFIG_FILE)
+  write_text_atomic(path, config.to_json_best_effort(indent=2, sort_keys=True))
   return path

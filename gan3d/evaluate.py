@@ -415,11 +415,8 @@ def _read_json(path: Optional[str]) -> Optional[dict]:
 
 
 def _write_json_atomic(path: str, obj: Any) -> None:
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  tmp = f'{path}.tmp{os.getpid()}'
-  with open(tmp, 'w') as fh:
-    json.dump(obj, fh, indent=2, sort_keys=True, default=_json_default)
-  os.replace(tmp, path)
+  checkpoint.write_text_atomic(
+      path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default))
 
 
 def evaluate(config: ml_collections.ConfigDict, workdir: str, step: Optional[int] = None,
