@@ -14,13 +14,18 @@
 #                      shape_output_scale 0.3; sym16lrM: sym16 with
 #                      train.shape_lr_mult M (e.g. sym16lr0.1);
 #   crisp no_size no_pyramid yaw120   the paper's ablations (config variants);
-#   raw offset_hemisphere offset_disc hemisphere_scale0.3 hemisphere_scale1.0
-#                      shape parametrisations (hemisphere_scaleS:
-#                      offset_hemisphere with shape_output_scale S);
+#   raw offset_hemisphere offset_disc offset_paraboloid hemisphere_scale0.3
+#   hemisphere_scale1.0  shape parametrisations (hemisphere_scaleS:
+#                      offset_hemisphere with shape_output_scale S;
+#                      'hemisphere' is a synonym of offset_hemisphere);
 #   seedN              config.seed N (initialisation, latents, viewpoints;
 #                      the data set is the same);
 #   noramp             train.ema_rampup 0: the EMA half-life is
-#                      train.ema_kimg from the first step.
+#                      train.ema_kimg from the first step;
+#   noshade, objlight  other training data: no shading
+#                      (data.synthetic.shading False), or the light attached
+#                      to the face (data.synthetic.light_frame object), so
+#                      that the shading is view-independent.
 # Join names with '+' to combine them: sym16+crisp is the crisp ablation of
 # sym16. Every name starts from the paper's generator (shape_max_res=0, no
 # symmetry, size constraint on; the config's default before 2026-11-26), so
@@ -57,7 +62,8 @@ run_one() {
   for part in "${parts[@]}"; do
     case $part in
       raw) args+=(--config.model.shape_param=raw --config.model.shape_output_scale=1.0) ;;
-      offset_hemisphere|offset_disc) args+=(--config.model.shape_param=$part) ;;
+      offset_hemisphere|offset_disc|offset_paraboloid) args+=(--config.model.shape_param=$part) ;;
+      hemisphere) args+=(--config.model.shape_param=offset_hemisphere) ;;
       hemisphere_scale0.3|hemisphere_scale1.0)
         args+=(--config.model.shape_param=offset_hemisphere
                --config.model.shape_output_scale=${part#hemisphere_scale}) ;;
@@ -68,6 +74,8 @@ run_one() {
       sym16lr*) smr=16; sym=True; args+=(--config.train.shape_lr_mult=${part#sym16lr}) ;;
       seed*) args+=(--config.seed=${part#seed}) ;;
       noramp) args+=(--config.train.ema_rampup=0) ;;
+      noshade) args+=(--config.data.synthetic.shading=False) ;;
+      objlight) args+=(--config.data.synthetic.light_frame=object) ;;
       *) echo "unknown run $part (in $name)" >&2; return 2 ;;
     esac
   done

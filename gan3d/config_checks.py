@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 import ml_collections
 
-SHAPE_PARAMS = ('raw', 'offset_disc', 'offset_hemisphere')
+from gan3d.representation import SHAPE_PARAMS
 DATA_RESUME = ('skip', 'reseed')
 DATA_NAMES = ('synthetic', 'ffhq', 'folder')
 
@@ -95,6 +95,10 @@ def validate(config: ml_collections.ConfigDict,
   sp = _get(config, 'model.shape_param')
   if sp not in SHAPE_PARAMS:
     _fail('model.shape_param', sp, f'unknown; expected one of {SHAPE_PARAMS}')
+  _float(config, 'model.base_radius', 0.0, strict_min=True)
+  if sp == 'offset_paraboloid':
+    _float(config, 'model.base_zero_radius', 0.0, strict_min=True)
+    _float(config, 'model.base_height', 0.0)
   smr = _int(config, 'model.shape_max_res', minimum=0)
   if smr and (not is_power_of_two(smr) or not 4 <= smr <= 2 * res):
     _fail('model.shape_max_res', smr,

@@ -7,7 +7,7 @@ Pure functions that turn the raw generator outputs into the scene:
   ``[B, 2N, 2N, 3]``;
 * ``shape_pyramid`` (eq 13): ``s_pyr = sum_k blur(s_k, sigma = 2^k px) / 2^k``;
 * ``size_constraint`` (eq 14): ``s * tanh(|s|) / |s| * s_max`` per pixel;
-* ``base_surface``: a disc or hemisphere that the generator may offset
+* ``base_surface``: a disc, hemisphere or paraboloid that the generator may offset
   instead of predicting raw coordinates (``config.model.shape_param``);
 * ``mirror_symmetrize``: bilateral symmetry about the object's y-z plane
   (optional, ``config.model.shape_symmetry``; not in the paper);
@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-SHAPE_PARAMS = ('raw', 'offset_disc', 'offset_hemisphere')
+SHAPE_PARAMS = ('raw', 'offset_disc', 'offset_hemisphere', 'offset_paraboloid')
 
 
 # ----------------------------------------------------------------------------
@@ -125,7 +125,8 @@ def size_constraint(s: jax.Array, s_max: float) -> jax.Array:
 
 
 @functools.lru_cache(maxsize=64)
-def base_surface(n: int, kind: str, radius: float = 1.0) -> np.ndarray:
+def base_surface(n: int, kind: str, radius: float = 1.0, height: float = 1.0,
+                 zero_radius: float = 1.0) -> np.ndarray:
   """A base shape image ``[n, n, 3]`` (float32) for ``shape_param``.
 
   Pixel (i, j) sits at ``x = radius * ((j + 0.5) / n * 2 - 1)``,
@@ -134,6 +135,12 @@ def base_surface(n: int, kind: str, radius: float = 1.0) -> np.ndarray:
   * 'disc': the flat grid, z = 0;
   * 'hemisphere': ``z = sqrt(radius^2 - x^2 - y^2)`` inside the disc of
     ``radius`` (towards the camera), 0 outside;
+  * 'paraboloid': ``z = height * (1 - (x^2 + y^2) / zero_radius^2)``: a dome
+    of ``height`` at the centre that crosses z = 0 at ``zero_radius`` and
+    keeps falling back beyond it (to ``height * (1 - radius^2 /
+    zero_radius^2)`` at the rim). With height 0.5 and zero radius 0.8 it is
+    the sphere-cap baseline of `gan3d.eval.baselines` (same height and
+    z = 0 circle) continued behind the z = 0 plane;
   * 'raw': zeros (the generator predicts coordinates directly).
   """
   if kind == 'raw':
@@ -145,8 +152,12 @@ def base_surface(n: int, kind: str, radius: float = 1.0) -> np.ndarray:
     z = np.zeros((n, n))
   elif kind == 'hemisphere':
     z = np.sqrt(np.maximum(radius ** 2 - x ** 2 - y ** 2, 0.0))
+  elif kind == 'paraboloid':
+    if zero_radius <= 0:
+      raise ValueError(f'paraboloid zero_radius must be > 0, got {zero_radius}')
+    z = height * (1.0 - (x ** 2 + y ** 2) / zero_radius ** 2)
   else:
-    raise ValueError(f"unknown base surface {kind!r} (expected raw|disc|hemisphere)")
+    raise ValueError(f"unknown base surface {kind!r} (expected raw|disc|hemisphere|paraboloid)")
   return np.stack([x, y, z], axis=-1).astype(np.float32)
 
 
@@ -200,7 +211,10 @@ def build_shape_image(raw_shape: jax.Array, model_cfg: Any) -> jax.Array:
   n = s.shape[1]
   if param != 'raw':
     kind = param[len('offset_'):]
-    s = s + jnp.asarray(base_surface(n, kind, float(model_cfg.base_radius)), s.dtype)
+    base = base_surface(n, kind, float(model_cfg.base_radius),
+                        float(model_cfg.get('base_height', 1.0)),
+                        float(model_cfg.get('base_zero_radius', 1.0)))
+    s = s + jnp.asarray(base, s.dtype)
   if bool(model_cfg.size_constraint):
     s = size_constraint(s, float(model_cfg.s_max))
   chex.assert_shape(s, (raw_shape.shape[0], n, n, 3))

@@ -164,11 +164,30 @@ def test_overflow_grows_window():
 
 @pytest.mark.parametrize('name,value', [
     ('yaw_range_deg', (10.0, -10.0)), ('bg_noise_strength', (0.0, 0.1)),
-    ('fit_radius', 1.5), ('num_points', 10 ** 7)])
+    ('fit_radius', 1.5), ('num_points', 10 ** 7), ('light_frame', 'sun')])
 def test_bad_config(name, value):
   config = make_config('/nonexistent', **{name: value})
   with pytest.raises(ValueError, match=name):
     synthetic.spec_from_config(config)
+
+
+def test_light_frame():
+  """'object' light turns with the face: the same image as the camera light
+  at the canonical view, a different one elsewhere; the default keeps the
+  data set's name of before the knob."""
+  def images(frame, yaw):
+    config = make_config('/nonexistent', light_frame=frame, yaw_range_deg=(yaw, yaw),
+                         pitch_range_deg=(0.0, 0.0), light_spread_deg=30.0)
+    spec = synthetic.spec_from_config(config)
+    keys = synthetic.example_keys(0, 'train', np.arange(4))
+    return np.asarray(synthetic.render_batch(keys, spec)['image'])
+  np.testing.assert_allclose(images('object', 0.0), images('camera', 0.0), atol=1e-6)
+  assert np.abs(images('object', 40.0) - images('camera', 40.0)).max() > 0.02
+  old = make_config('/nonexistent')
+  del old.data.synthetic['light_frame']
+  assert (synthetic.builder_name(old)
+          == synthetic.builder_name(make_config('/nonexistent', light_frame='camera'))
+          != synthetic.builder_name(make_config('/nonexistent', light_frame='object')))
 
 
 def test_bad_resolution():

@@ -129,6 +129,18 @@ def test_build_shape_image(param, constrain):
   assert float(jnp.abs(s2 - s).min()) > 1e-3
 
 
+def test_paraboloid_base():
+  n = 16
+  b = rep.base_surface(n, 'paraboloid', 1.0, 0.5, 0.8)
+  r2 = b[..., 0] ** 2 + b[..., 1] ** 2
+  np.testing.assert_allclose(b[..., 2], 0.5 * (1 - r2 / 0.64), rtol=1e-5, atol=1e-6)
+  assert b[..., 2].max() < 0.5 and b[..., 2].max() > 0.49       # centre height
+  assert b[..., 2].min() < -0.3                                  # falls back behind z = 0
+  np.testing.assert_allclose(b[..., :2], rep.base_surface(n, 'disc')[..., :2])
+  with pytest.raises(ValueError, match='zero_radius'):
+    rep.base_surface(n, 'paraboloid', 1.0, 0.5, 0.0)
+
+
 def test_build_shape_image_bad_param():
   with pytest.raises(ValueError, match='shape_param'):
     rep.build_shape_image(jnp.zeros((1, 8, 8, 3)), _cfg(shape_param='sphere'))

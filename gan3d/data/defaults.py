@@ -40,7 +40,16 @@ Synthetic faces (`config.data.synthetic`):
   texture_res_factor       face texture is factor * N texels per side.
   shading                  Lambertian shading (else flat albedo).
   ambient                  (min, max) ambient light fraction.
-  light_spread_deg         light direction within this angle of the view axis.
+  light_spread_deg         light direction within this angle of the view axis
+                           ('camera' frame) or of the face's front, +z
+                           ('object' frame).
+  light_frame              'camera': the light is drawn relative to the camera,
+                           so the shading of a face changes with the viewpoint
+                           (a flash-like light, as in many photos; the
+                           generator, which has no lighting, cannot reproduce
+                           it exactly); 'object': drawn relative to the face
+                           and turned with it, so the shading is
+                           view-independent and a texture can hold it.
   bg_noise_octaves         octaves of background noise (2, 4, 8, ... cells).
   bg_noise_strength        (min, max) amplitude of background noise; min > 0.
   bg_texture_strength      (min, max) amplitude of the stripe/cell pattern.
@@ -90,6 +99,7 @@ def synthetic_config() -> ml_collections.ConfigDict:
   c.shading = True
   c.ambient = (0.35, 0.6)
   c.light_spread_deg = 40.0
+  c.light_frame = 'camera'
   c.bg_noise_octaves = 5
   c.bg_noise_strength = (0.08, 0.35)
   c.bg_texture_strength = (0.0, 0.15)

@@ -42,6 +42,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from gan3d import render
+
+# Where the light of the Lambertian shading is attached (see
+# gan3d.data.defaults: 'camera' follows the viewpoint, 'object' turns with
+# the face, so its shading is view-independent like a texture).
+LIGHT_FRAMES = ('camera', 'object')
 from gan3d.data import faces
 from gan3d.data import tfds_util
 
@@ -66,6 +71,7 @@ class SynthSpec:
   shading: bool
   ambient: tuple[float, float]
   light_spread_deg: float
+  light_frame: str
   bg_noise_octaves: int
   bg_noise_strength: tuple[float, float]
   bg_texture_strength: tuple[float, float]
@@ -93,6 +99,9 @@ def spec_from_config(config) -> SynthSpec:
   if not s.bg_noise_strength[0] > 0:
     raise ValueError('synthetic.bg_noise_strength min must be > 0 (the '
                      'background must never be a plain colour)')
+  light_frame = str(s.get('light_frame', 'camera'))
+  if light_frame not in LIGHT_FRAMES:
+    raise ValueError(f'synthetic.light_frame={light_frame!r}: must be one of {LIGHT_FRAMES}')
   if not 0 < s.fit_radius <= 1:
     raise ValueError(f'synthetic.fit_radius={s.fit_radius}: must be in (0, 1]')
   if not 0 < s.disc_radius <= 1:
@@ -119,7 +128,7 @@ def spec_from_config(config) -> SynthSpec:
       yaw_range_deg=tuple(map(float, s.yaw_range_deg)),
       pitch_range_deg=tuple(map(float, s.pitch_range_deg)),
       shading=bool(s.shading), ambient=tuple(map(float, s.ambient)),
-      light_spread_deg=float(s.light_spread_deg),
+      light_spread_deg=float(s.light_spread_deg), light_frame=light_frame,
       bg_noise_octaves=int(s.bg_noise_octaves),
       bg_noise_strength=tuple(map(float, s.bg_noise_strength)),
       bg_texture_strength=tuple(map(float, s.bg_texture_strength)),
@@ -198,6 +207,10 @@ def render_example(key, spec: SynthSpec):
     phi = 2 * math.pi * u[3]
     light = jnp.stack([jnp.sin(a) * jnp.cos(phi), jnp.sin(a) * jnp.sin(phi),
                        jnp.cos(a)])
+    if spec.light_frame == 'object':
+      # Drawn around the object's +z axis and turned with the object: the
+      # shading is then the same from every viewpoint (a texture).
+      light = render.camera.rotation_matrix(view) @ light
     ambient = spec.ambient[0] + u[4] * (spec.ambient[1] - spec.ambient[0])
     albedo = albedo * faces.lambert(nrm, light, ambient)[..., None]
   cov, m, depth, normals = _downsample_gt(spec, mask, out.depth, nrm)
@@ -300,7 +313,11 @@ def builder_name(config) -> str:
   """Config name of the builder: resolution, counts and a hash of all knobs."""
   spec = spec_from_config(config)
   s = config.data.synthetic
-  ident = dict(spec=dataclasses.asdict(spec), seed=int(s.seed),
+  spec_dict = dataclasses.asdict(spec)
+  if spec_dict['light_frame'] == 'camera':
+    # The default before the knob existed: data sets built then keep their name.
+    del spec_dict['light_frame']
+  ident = dict(spec=spec_dict, seed=int(s.seed),
                num_train=int(s.num_train), num_test=int(s.num_test),
                version=VERSION)
   return (f'r{spec.resolution}_n{int(s.num_train)}_{int(s.num_test)}_'

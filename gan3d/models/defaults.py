@@ -25,10 +25,14 @@ MODEL_KEYS = {
     'size_constraint': 'apply eq 14 to the final coordinates (paper: True)',
     's_max': 'size bound of eq 14 (paper: 1.3)',
     'shape_param': "'raw' (the generator predicts coordinates, the paper), "
-                   "'offset_disc' or 'offset_hemisphere' (offset from a base surface)",
+                   "'offset_disc', 'offset_hemisphere' or 'offset_paraboloid' (offset "
+                   "from a base surface, representation.base_surface)",
     'shape_output_scale': 'multiplier on the pyramid output before the base surface '
                           'and eq 14 (1.0 = the plain network output)',
-    'base_radius': 'radius of the base disc / hemisphere in object units',
+    'base_radius': 'radius of the base disc / hemisphere in object units (the x-y '
+                   'extent of every base surface)',
+    'base_height': "height of the 'offset_paraboloid' base at its centre (object units)",
+    'base_zero_radius': "radius at which the 'offset_paraboloid' base crosses z = 0",
     'shape_symmetry': 'mirror-symmetric shapes about the object y-z plane (x -> -x); '
                       'False in the paper',
     'shape_max_res': "highest G_o synthesis resolution (G_o runs at 2N) whose toRGB "
@@ -60,6 +64,8 @@ def model_config(variant: str = 'paper') -> ml_collections.ConfigDict:
   c.shape_param = 'offset_hemisphere'
   c.shape_output_scale = 0.1
   c.base_radius = 1.0
+  c.base_height = 0.5
+  c.base_zero_radius = 0.8
   c.shape_max_res = 0
   c.shape_symmetry = False
   c.progressive = False
