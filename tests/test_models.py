@@ -399,7 +399,10 @@ def test_im2col_conv_matches_native(k, stride, pad):
   x, w = _randn(5, (2, 8, 8, 3)), _randn(6, (k, k, 3, 4))
   native = lambda x, w: layers._conv(x, w, stride, pad, impl='native')
   im2col = lambda x, w: layers._conv(x, w, stride, pad, impl='im2col')
-  np.testing.assert_allclose(im2col(x, w), native(x, w), rtol=1e-5, atol=1e-5)
+  # Values of size ~5 summed over 27 products: XLA:CPU's native convolution
+  # differs from the exact sum by up to ~3e-4 on some CPUs (seen 2026-11-27
+  # on a fresh machine of this project's kind), so 1e-5 was too tight.
+  np.testing.assert_allclose(im2col(x, w), native(x, w), rtol=1e-4, atol=1e-3)
 
   def r1(f):   # gradient w.r.t. w of |d sum(f) / dx|^2, as in the R1 penalty
     gx = lambda w: jax.grad(lambda x: jnp.sum(jnp.sin(f(x, w))))(x)
@@ -409,7 +412,8 @@ def test_im2col_conv_matches_native(k, stride, pad):
                                       argnums=(0, 1))(x, w), r1]:
     for a, b in zip(jax.tree_util.tree_leaves(order_fn(im2col)),
                     jax.tree_util.tree_leaves(order_fn(native))):
-      np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+      # atol relative to the array's scale (the R1 terms reach ~200).
+      np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * float(np.abs(b).max()))
 
 
 def test_conv_impl_auto_and_bad_value():
