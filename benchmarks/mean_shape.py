@@ -36,6 +36,7 @@ from ml_collections import config_flags
 import numpy as np
 
 from gan3d import evaluate as ev
+from gan3d import models
 from gan3d.data import pipeline
 from gan3d.eval import baselines
 from gan3d.eval import geometry
@@ -98,9 +99,7 @@ def main(argv):
                                             cap_height=float(ecfg.cap_height))
   for s in _STEPS.value:
     if s == 'init':
-      params, w_avg = ev.untrained_generator(config), None
-      from gan3d import models  # pylint: disable=g-import-not-at-top
-      w_avg = models.init_w_avg(config)
+      params, w_avg = ev.untrained_generator(config), models.init_w_avg(config)
     else:
       g = ev.load_generator(config, _WORKDIR.value, int(s))
       params, w_avg = g['params'], g['w_avg']

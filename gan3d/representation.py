@@ -211,9 +211,9 @@ def build_shape_image(raw_shape: jax.Array, model_cfg: Any) -> jax.Array:
   n = s.shape[1]
   if param != 'raw':
     kind = param[len('offset_'):]
-    base = base_surface(n, kind, float(model_cfg.base_radius),
-                        float(model_cfg.get('base_height', 1.0)),
-                        float(model_cfg.get('base_zero_radius', 1.0)))
+    shape = ((float(model_cfg.base_height), float(model_cfg.base_zero_radius))
+             if kind == 'paraboloid' else ())
+    base = base_surface(n, kind, float(model_cfg.base_radius), *shape)
     s = s + jnp.asarray(base, s.dtype)
   if bool(model_cfg.size_constraint):
     s = size_constraint(s, float(model_cfg.s_max))

@@ -18,6 +18,7 @@ def _randn(seed, shape, dtype=np.float32):
 def _cfg(**kw):
   c = ml_collections.ConfigDict(dict(shape_pyramid_levels=1, shape_param='raw',
                                      shape_output_scale=1.0, base_radius=1.0,
+                                     base_height=1.0, base_zero_radius=1.0,
                                      size_constraint=False, s_max=1.3))
   c.update(kw)
   return c

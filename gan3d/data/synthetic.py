@@ -42,13 +42,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from gan3d import render
+from gan3d.data import faces
+from gan3d.data import tfds_util
 
 # Where the light of the Lambertian shading is attached (see
 # gan3d.data.defaults: 'camera' follows the viewpoint, 'object' turns with
 # the face, so its shading is view-independent like a texture).
 LIGHT_FRAMES = ('camera', 'object')
-from gan3d.data import faces
-from gan3d.data import tfds_util
 
 SPLITS = ('train', 'test')
 VERSION = '1.0.0'
