@@ -25,7 +25,9 @@
 #   noshade, objlight  other training data: no shading
 #                      (data.synthetic.shading False), or the light attached
 #                      to the face (data.synthetic.light_frame object), so
-#                      that the shading is view-independent.
+#                      that the shading is view-independent;
+#   lit, unlit         the generator's light prior (config.light.model
+#                      camera / none; every name starts unlit, as the paper).
 # Join names with '+' to combine them: sym16+crisp is the crisp ablation of
 # sym16. Every name starts from the paper's generator (shape_max_res=0, no
 # symmetry, size constraint on; the config's default before 2026-11-26), so
@@ -57,7 +59,7 @@ run_one() {
   # from the paper's generator (shape_max_res=0, no symmetry, size
   # constraint on), whatever the config's defaults, so that the names keep
   # their meaning.
-  local name=$1 part parts smr=0 sym=False variants=(size) args=()
+  local name=$1 part parts smr=0 sym=False light=none variants=(size) args=()
   IFS='+' read -r -a parts <<< "$name"
   for part in "${parts[@]}"; do
     case $part in
@@ -75,11 +77,14 @@ run_one() {
       seed*) args+=(--config.seed=${part#seed}) ;;
       noramp) args+=(--config.train.ema_rampup=0) ;;
       noshade) args+=(--config.data.synthetic.shading=False) ;;
+      lit) light=camera ;;
+      unlit) light=none ;;
       objlight) args+=(--config.data.synthetic.light_frame=object) ;;
       *) echo "unknown run $part (in $name)" >&2; return 2 ;;
     esac
   done
-  args+=(--config.model.shape_max_res=$smr --config.model.shape_symmetry=$sym)
+  args+=(--config.model.shape_max_res=$smr --config.model.shape_symmetry=$sym
+         --config.light.model=$light)
   # variants holds at least 'size', so there is always a colon part.
   local cfg="configs/synthetic.py:$(IFS=,; echo "${variants[*]}")"
   if [ -n "${STEPS:-}" ]; then

@@ -51,6 +51,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
   c.render = model_defaults.render_config()
   c.viewpoint = common.viewpoint_config(yaw=(-45.0, 45.0), pitch=(-15.0, 15.0))
+  c.light = common.light_config('none')   # the paper: no lighting
 
   c.data = data_defaults.data_config('ffhq')
   c.data.path = ''                                 # required: --config.data.path

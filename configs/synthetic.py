@@ -74,6 +74,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.data.synthetic.yaw_range_deg = c.viewpoint.yaw_range_deg
   c.data.synthetic.pitch_range_deg = c.viewpoint.pitch_range_deg
   c.data.synthetic.camera_distance = c.render.camera_distance
+  # The light prior (gan3d.models.lighting): 'none' renders the albedo, as
+  # the paper does; 'camera' shades the texture with the data's own family
+  # of lights (the synthetic photos are lit by a light near the camera).
+  c.light = common.light_config('none',
+                                spread_deg=c.data.synthetic.light_spread_deg,
+                                ambient=c.data.synthetic.ambient)
 
   t = c.train = common.train_config()
   t.batch_size = 16

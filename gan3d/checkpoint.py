@@ -94,8 +94,9 @@ RUN_CONFIG_FILE = 'config.json'
 # Sections that define the trained model: evaluating or resuming a checkpoint
 # with other values would silently use a different generator (e.g. eq 14 on
 # instead of off), so a mismatch is an error. Other sections (train, data,
-# eval, sample) may change between runs of the same workdir.
-MODEL_SECTIONS = ('resolution', 'model', 'render', 'viewpoint')
+# eval, sample) may change between runs of the same workdir. A run config
+# without a 'light' section (before 2026-11-27) was trained unlit.
+MODEL_SECTIONS = ('resolution', 'model', 'render', 'viewpoint', 'light')
 
 
 def _model_part(d: dict) -> dict:
@@ -122,8 +123,12 @@ def check_run_config(config, workdir: str) -> None:
   if not os.path.exists(path):
     return
   with open(path) as fh:
-    trained = flatten_dict(_model_part(json.load(fh)))
-  given = flatten_dict(_model_part(json.loads(config.to_json_best_effort())))
+    trained_raw = json.load(fh)
+  given_raw = json.loads(config.to_json_best_effort())
+  if 'light' not in trained_raw and given_raw.get('light', {}).get('model') == 'none':
+    given_raw.pop('light')
+  trained = flatten_dict(_model_part(trained_raw))
+  given = flatten_dict(_model_part(given_raw))
   diff = [f'{k}: trained with {trained.get(k, "<absent>")!r}, given '
           f'{given.get(k, "<absent>")!r}'
           for k in sorted(set(trained) | set(given)) if trained.get(k) != given.get(k)]

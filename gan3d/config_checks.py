@@ -117,6 +117,19 @@ def validate(config: ml_collections.ConfigDict,
   _float(config, 'render.camera_distance', 1.0, strict_min=True)
   _range(config, 'viewpoint.yaw_range_deg', -180.0, 180.0)
   _range(config, 'viewpoint.pitch_range_deg', -90.0, 90.0)
+  if 'light' in config:
+    from gan3d.models import lighting  # pylint: disable=g-import-not-at-top
+    lm = _get(config, 'light.model')
+    if lm not in lighting.LIGHT_MODELS:
+      _fail('light.model', lm, f'unknown; expected one of {lighting.LIGHT_MODELS}')
+    _float(config, 'light.spread_deg', 0.0, 90.0)
+    amb = _get(config, 'light.ambient')
+    try:
+      lo, hi = (float(x) for x in amb)
+    except (TypeError, ValueError):
+      lo, hi = -1.0, -1.0
+    if not 0.0 <= lo <= hi <= 1.0:
+      _fail('light.ambient', amb, 'must be a (min, max) pair with 0 <= min <= max <= 1')
 
   # --- data
   name = _get(config, 'data.name')

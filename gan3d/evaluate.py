@@ -44,6 +44,7 @@ import numpy as np
 
 from gan3d import checkpoint
 from gan3d import models
+from gan3d.models import lighting
 from gan3d import state as state_lib
 
 PyTree = Any
@@ -241,26 +242,30 @@ def synthesize_scenes(params: PyTree, ws: Dict[str, jax.Array], key: jax.Array,
 
 
 def render_batch(vertices, texture, background, viewpoints, faces, uv,
-                 config: ml_collections.ConfigDict) -> Dict[str, np.ndarray]:
+                 config: ml_collections.ConfigDict, lights=None) -> Dict[str, np.ndarray]:
   """Renders R meshes (one viewpoint each) with the training renderer.
 
   Args:
     vertices [R, V, 3]; texture [R, 2N, 2N, 3]; background [R, N, N, 3];
-    viewpoints [R, 2] radians; faces [F, 3]; uv [V, 2].
+    viewpoints [R, 2] radians; faces [F, 3]; uv [V, 2]; lights [R, 4]
+    (`gan3d.models.lighting`) or None (the albedo).
   Returns numpy image [R, N, N, 3], alpha (soft + crisp coverage), mask (crisp
   coverage), depth (crisp, z_far where empty) [R, N, N], normals [R, N, N, 3].
   """
   def build():
-    def f(vertices, texture, background, viewpoints, faces, uv):
+    def f(vertices, texture, background, viewpoints, faces, uv, lights):
       n = int(config.resolution)
       scene = dict(vertices=vertices, texture=texture, background=background, faces=faces,
                    uv=uv, shape_image=jnp.zeros((vertices.shape[0], n, n, 3)))
-      images, out = models.render_scene(scene, viewpoints, config)
+      images, out = models.render_scene(scene, viewpoints, config, lights)
       return dict(image=images, alpha=out['alpha'], mask=out['mask'], depth=out['depth'],
                   normals=out['normals'])
     return jax.jit(f)
+  if lights is not None:
+    lights = jnp.asarray(lights, jnp.float32)
   return jax.device_get(_memo('render', config, build)(
-      vertices, texture, background, jnp.asarray(viewpoints, jnp.float32), faces, uv))
+      vertices, texture, background, jnp.asarray(viewpoints, jnp.float32), faces, uv,
+      lights))
 
 
 def pad_to(x: np.ndarray, size: int) -> np.ndarray:
@@ -276,9 +281,8 @@ def generate_eval_set(params: PyTree, w_avg: PyTree, config: ml_collections.Conf
                       desc: str = 'generate', progress: bool = True) -> Dict[str, np.ndarray]:
   """``ecfg.num_samples`` samples of a generator.
 
-  Latents z ~ N(0, I); one viewpoint per sample from the prior p_v
   (``config.viewpoint``). Returns numpy: image [S, N, N, 3] in [-1, 1] at the
-  prior viewpoint; depth, alpha [S, N, N] and normals [S, N, N, 3] of the
+  prior viewpoint (lit from the light prior ``config.light`` when it is on); depth, alpha [S, N, N] and normals [S, N, N, 3] of the
   same mesh at the canonical viewpoint (0, 0). ``alpha`` is the crisp
   coverage: the soft layer's halo has no depth, so the 3D metrics use the
   crisp surface only.
@@ -289,7 +293,7 @@ def generate_eval_set(params: PyTree, w_avg: PyTree, config: ml_collections.Conf
   out = {k: [] for k in ('image', 'depth', 'alpha', 'normals')}
   for c in _progress(chunks, desc, progress):
     k = jax.random.fold_in(rng, c)
-    k_zo, k_zb, k_view, k_syn = (jax.random.fold_in(k, i) for i in range(4))
+    k_zo, k_zb, k_view, k_syn, k_light = (jax.random.fold_in(k, i) for i in range(5))
     z_o = jax.random.normal(k_zo, (bs, zd))
     z_b = jax.random.normal(k_zb, (bs, zd))
     vp = camera.sample_viewpoints(k_view, bs, tuple(config.viewpoint.yaw_range_deg),
@@ -297,7 +301,10 @@ def generate_eval_set(params: PyTree, w_avg: PyTree, config: ml_collections.Conf
     ws = map_styles(params, z_o, z_b, w_avg, float(ecfg.truncation_psi), config)
     sc = synthesize_scenes(params, ws, k_syn, config, bool(ecfg.noise))
     args = (sc['vertices'], sc['texture'], sc['background'])
-    prior = render_batch(*args, vp, sc['faces'], sc['uv'], config)
+    lights = None        # the prior's lights for the images, as in training
+    if lighting.light_model(config) != 'none':
+      lights = lighting.sample_lights(k_light, bs, config.light)
+    prior = render_batch(*args, vp, sc['faces'], sc['uv'], config, lights)
     canon = render_batch(*args, np.zeros((bs, 2), np.float32), sc['faces'], sc['uv'], config)
     out['image'].append(prior['image'])
     out['depth'].append(canon['depth'])

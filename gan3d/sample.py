@@ -37,6 +37,7 @@ import ml_collections
 import numpy as np
 
 from gan3d import evaluate as eval_lib
+from gan3d.models import lighting
 
 
 def sample_config() -> ml_collections.ConfigDict:
@@ -128,7 +129,9 @@ def render_many(scenes: Dict[str, np.ndarray], viewpoints: np.ndarray,
     scenes: `scenes_from_styles` output with B meshes.
     viewpoints: [K, 2] radians (shared) or [B, K, 2].
     white: white background instead of the generated one.
-  Returns: image [B, K, N, N, 3], normals [B, K, N, N, 3].
+  Returns: image [B, K, N, N, 3], normals [B, K, N, N, 3]. With a light
+  prior (``config.light``) the meshes are lit from the front
+  (`lighting.frontal_lights`), so the figures show the shading too.
   """
   b = scenes['vertices'].shape[0]
   vp = np.asarray(viewpoints, np.float32)
@@ -140,12 +143,15 @@ def render_many(scenes: Dict[str, np.ndarray], viewpoints: np.ndarray,
   bg = scenes['background']
   if white:
     bg = np.ones_like(bg)
+  lights = None
+  if lighting.light_model(config) != 'none':
+    lights = lighting.frontal_lights(bs, config.light)
   images, normals = [], []
   for lo, hi in _chunked(b * k, bs):
     sel = eval_lib.pad_to(idx[lo:hi], bs)
     r = eval_lib.render_batch(scenes['vertices'][sel], scenes['texture'][sel], bg[sel],
                               eval_lib.pad_to(flat_vp[lo:hi], bs), scenes['faces'],
-                              scenes['uv'], config)
+                              scenes['uv'], config, lights)
     images.append(r['image'][:hi - lo])
     normals.append(r['normals'][:hi - lo])
   n = int(config.resolution)

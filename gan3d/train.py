@@ -31,6 +31,7 @@ from gan3d import config_checks
 from gan3d import data as data_lib
 from gan3d import distributed
 from gan3d import models
+from gan3d.models import lighting
 from gan3d import state as state_lib
 from gan3d import summaries
 from gan3d import train_step as train_step_lib
@@ -109,12 +110,16 @@ def make_sampler(config: ml_collections.ConfigDict, seed_key: jax.Array):
   z_o = jax.random.normal(k_zo, (s, zd))
   z_b = jax.random.normal(k_zb, (s, zd))
 
+  light = None       # with a light prior: lit from the front (figures)
+  if lighting.light_model(config) != 'none':
+    light = lighting.frontal_lights(s, config.light)
+
   @functools.partial(jax.jit, static_argnums=(1,))
   def sample(params, stage_res, fade):
     rows = {}
     for i, yaw in enumerate(t.sample_yaws_deg):
       v = jnp.tile(jnp.asarray([[np.deg2rad(yaw), 0.0]], jnp.float32), (s, 1))
-      img, scene = models.generate(params, z_o, z_b, v, k_gen, config,
+      img, scene = models.generate(params, z_o, z_b, v, k_gen, config, light=light,
                                    stage_res=stage_res, fade_alpha=fade)
       rows[f'image_yaw{i}'] = (img + 1) / 2
       n = scene['normals']

@@ -45,6 +45,7 @@ from gan3d import distributed
 from gan3d import losses
 from gan3d import models
 from gan3d import state as state_lib
+from gan3d.models import lighting
 from gan3d.render import camera
 
 # One key per random consumer of a step (split from fold_in(rng, step)).
@@ -53,6 +54,9 @@ KEY_NAMES = (
     'g_z_object', 'g_z_background', 'g_viewpoint', 'g_generate',
     'pl_z_object', 'pl_z_background', 'pl_viewpoint', 'pl_generate',
     'pl_direction',
+    # Appended (the keys above are unchanged by new names: threefry splits
+    # are prefix-stable): lights, drawn only with config.light.model != none.
+    'd_light', 'g_light', 'pl_light',
 )
 
 
@@ -146,14 +150,18 @@ def _split_keys(rng: jax.Array) -> dict[str, jax.Array]:
 def _sample_inputs(keys: dict, prefix: str, batch: int,
                    config: ml_collections.ConfigDict,
                    constrain: Callable[[jax.Array], jax.Array]):
-  """Latents ``z_o, z_b [B, z_dim]`` and viewpoints ``[B, 2]`` for one phase."""
+  """Latents ``z_o, z_b [B, z_dim]``, viewpoints ``[B, 2]`` and lights
+  ``[B, 4]`` (None without lighting) for one phase."""
   zd = int(config.model.z_dim)
   z_o = constrain(jax.random.normal(keys[prefix + '_z_object'], (batch, zd)))
   z_b = constrain(jax.random.normal(keys[prefix + '_z_background'], (batch, zd)))
   v = camera.sample_viewpoints(keys[prefix + '_viewpoint'], batch,
                                yaw_range_deg=tuple(config.viewpoint.yaw_range_deg),
                                pitch_range_deg=tuple(config.viewpoint.pitch_range_deg))
-  return z_o, z_b, constrain(v)
+  light = None
+  if lighting.light_model(config) != 'none':
+    light = constrain(lighting.sample_lights(keys[prefix + '_light'], batch, config.light))
+  return z_o, z_b, constrain(v), light
 
 
 def train_step(state: state_lib.TrainState, batch: dict,
@@ -190,9 +198,9 @@ def train_step(state: state_lib.TrainState, batch: dict,
   g_tx, d_tx = state_lib.make_optimizers(config)
 
   # ---- D step (eq 5, D side) + lazy R1.
-  z_o, z_b, v = _sample_inputs(keys, 'd', b, config, constrain)
+  z_o, z_b, v, light = _sample_inputs(keys, 'd', b, config, constrain)
   fake, _ = models.generate(state.g_params, z_o, z_b, v, keys['d_generate'],
-                            config, **gen_kw)
+                            config, light=light, **gen_kw)
   fake = constrain(jax.lax.stop_gradient(fake))
 
   def d_loss(d_params, with_r1: bool):
@@ -217,11 +225,11 @@ def train_step(state: state_lib.TrainState, batch: dict,
   d_params = optax.apply_updates(state.d_params, d_updates)
 
   # ---- G step (eq 5, G side) against the updated D + lazy path length.
-  z_o, z_b, v = _sample_inputs(keys, 'g', b, config, constrain)
+  z_o, z_b, v, g_light = _sample_inputs(keys, 'g', b, config, constrain)
 
   def g_adv(g_params):
     fake, scene = models.generate(g_params, z_o, z_b, v, keys['g_generate'],
-                                  config, **gen_kw)
+                                  config, light=g_light, **gen_kw)
     loss = losses.g_nonsaturating_loss(disc(d_params, constrain(fake)))
     # Renderer health: triangles clipped by the pixel window and soft-layer
     # pairs beyond the pair list's capacity (both should stay 0).
@@ -232,7 +240,7 @@ def train_step(state: state_lib.TrainState, batch: dict,
 
   def g_pl(g_params, pl_mean):
     """Path-length penalty on a smaller batch; returns (penalty, new_mean)."""
-    zo, zb, vp = _sample_inputs(keys, 'pl', pl_b, config, constrain)
+    zo, zb, vp, pl_light = _sample_inputs(keys, 'pl', pl_b, config, constrain)
     k_map, k_noise, k_crop = (jax.random.fold_in(keys['pl_generate'], i)
                               for i in range(3))
     ws, _ = models.map_latents(g_params, zo, zb, k_map, config, mixing=True)
@@ -240,7 +248,7 @@ def train_step(state: state_lib.TrainState, batch: dict,
     def images_fn(ws):
       img, _ = models.generate_from_ws(g_params, ws, vp, k_noise, k_crop, config,
                                        stage_res=gen_kw['stage_res'],
-                                       fade_alpha=alpha)
+                                       fade_alpha=alpha, light=pl_light)
       return img
 
     pen, new_mean, _ = losses.path_length_penalty(

@@ -1,6 +1,7 @@
 """Orbax checkpoints of the full TrainState: round trip, retention,
 atomicity, refusal to save non-finite states."""
 
+import json
 import os
 
 import chex
@@ -90,3 +91,23 @@ def test_run_config_recorded_and_checked(tmp_path):
   with pytest.raises(ValueError, match='render.soft'):
     checkpoint.write_run_config(bad, workdir)     # the record is not overwritten
   checkpoint.check_run_config(fakes.fake_config(), workdir)
+
+
+def test_run_config_light_section(tmp_path):
+  """A lit run must be evaluated lit; a record without a light section (runs
+  before the light prior existed) was trained unlit."""
+  workdir = str(tmp_path)
+  c = fakes.fake_config()
+  c.light.model = 'camera'
+  checkpoint.write_run_config(c, workdir)
+  with pytest.raises(ValueError, match='light.model'):
+    checkpoint.check_run_config(fakes.fake_config(), workdir)
+  old = str(tmp_path / 'old')
+  os.makedirs(old)
+  record = json.loads(fakes.fake_config().to_json_best_effort())
+  del record['light']
+  with open(os.path.join(old, 'config.json'), 'w') as fh:
+    json.dump(record, fh)
+  checkpoint.check_run_config(fakes.fake_config(), old)        # unlit: fine
+  with pytest.raises(ValueError, match='light.model'):
+    checkpoint.check_run_config(c, old)

@@ -71,7 +71,7 @@ def map_latents(params, z_o, z_b, rng, config, *, truncation_psi=1.0,
 
 
 def generate_from_ws(params, ws, viewpoint, noise_rng, crop_rng, config, *,
-                     stage_res=None, fade_alpha=1.0, noise=True):
+                     stage_res=None, fade_alpha=1.0, noise=True, light=None):
   jax, jnp = _jax()
   n = int(config.resolution)
   b = viewpoint.shape[0]
@@ -87,6 +87,9 @@ def generate_from_ws(params, ws, viewpoint, noise_rng, crop_rng, config, *,
   shape, tex = jnp.tanh(obj[..., :3]), jnp.tanh(obj[..., 3:])
   yaw = viewpoint[:, 0][:, None, None, None]
   alpha = jax.nn.sigmoid(4 * shape[..., 2:3] * jnp.cos(yaw))
+  if light is not None:       # a Lambert-like factor in [ambient, 1]
+    amb = light[:, 3][:, None, None, None]
+    tex = (tex + 1) * (amb + (1 - amb) * light[:, 2][:, None, None, None]) - 1
   images = alpha * tex + (1 - alpha) * bg
   normals = shape / jnp.linalg.norm(shape + 1e-3, axis=-1, keepdims=True)
   texture = jnp.repeat(jnp.repeat(tex, 2, axis=1), 2, axis=2)
@@ -98,14 +101,15 @@ def generate_from_ws(params, ws, viewpoint, noise_rng, crop_rng, config, *,
 
 
 def generate(params, z_o, z_b, viewpoint, rng, config, *, truncation_psi=1.0,
-             w_avg=None, mixing=False, stage_res=None, fade_alpha=1.0, noise=True):
+             w_avg=None, mixing=False, stage_res=None, fade_alpha=1.0, noise=True,
+             light=None):
   jax, _ = _jax()
   k_map, k_noise, k_crop = (jax.random.fold_in(rng, i) for i in range(3))
   ws, w = map_latents(params, z_o, z_b, k_map, config,
                       truncation_psi=truncation_psi, w_avg=w_avg, mixing=mixing)
   images, scene = generate_from_ws(params, ws, viewpoint, k_noise, k_crop, config,
                                    stage_res=stage_res, fade_alpha=fade_alpha,
-                                   noise=noise)
+                                   noise=noise, light=light)
   scene['w'] = w
   return images, scene
 

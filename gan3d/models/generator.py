@@ -22,6 +22,7 @@ import jax.numpy as jnp
 
 from gan3d import representation
 from gan3d.models import layers
+from gan3d.models import lighting
 from gan3d.models.mapping import MappingNetwork
 from gan3d.models.synthesis import SynthesisNetwork, num_ws_for
 
@@ -247,17 +248,24 @@ def build_scene(raw: dict, rng: jax.Array, config: Any) -> dict:
               texture=texture, background=background)
 
 
-def render_scene(scene: dict, viewpoint: jax.Array, config: Any) -> tuple[jax.Array, dict]:
+def render_scene(scene: dict, viewpoint: jax.Array, config: Any,
+                 light: Optional[jax.Array] = None) -> tuple[jax.Array, dict]:
   """Render every scene of the batch: ``viewpoint [B, 2]`` -> images ``[B, n, n, 3]``.
 
-  Adds alpha, mask, depth ``[B, n, n]``, normals ``[B, n, n, 3]`` and the
-  renderer's window overflow count ``[B]`` and its dropped soft-layer pairs
-  ``soft_overflow [B]`` to the scene.
+  ``light [B, 4]`` (`lighting.sample_lights`) shades the texture (Lambert,
+  see `gan3d.models.lighting`); None renders the albedo (the paper's
+  generator). Adds alpha, mask, depth ``[B, n, n]``, normals ``[B, n, n, 3]``
+  and the renderer's window overflow count ``[B]`` and its dropped
+  soft-layer pairs ``soft_overflow [B]`` to the scene.
   """
   from gan3d import render  # pylint: disable=g-import-not-at-top
   b, n = scene['shape_image'].shape[:2]
   chex.assert_shape(viewpoint, (b, 2))
   settings = render.RenderSettings(height=n, width=n, **_render_kwargs(config))
+  texture = scene['texture']
+  if light is not None:
+    texture = lighting.shade_textures(texture, scene['vertices'], scene['faces'],
+                                      viewpoint, light, settings.camera_distance)
 
   def one(vertices, texture, background, vp):
     out = render.render_mesh(vertices, scene['faces'], settings=settings,
@@ -267,7 +275,7 @@ def render_scene(scene: dict, viewpoint: jax.Array, config: Any) -> tuple[jax.Ar
             out.soft_overflow)
 
   images, alpha, mask, depth, normals, overflow, soft_overflow = jax.vmap(one)(
-      scene['vertices'], scene['texture'], scene['background'], viewpoint)
+      scene['vertices'], texture, scene['background'], viewpoint)
   scene = dict(scene, alpha=alpha, mask=mask, depth=depth, normals=normals,
                overflow=overflow, soft_overflow=soft_overflow)
   chex.assert_shape(images, (b, n, n, 3))
@@ -285,7 +293,8 @@ def generate(params: dict, z_o: jax.Array, z_b: jax.Array, viewpoint: jax.Array,
              rng: jax.Array, config: Any, *, truncation_psi=1.0,
              w_avg: Optional[dict] = None, mixing: bool = False,
              stage_res: Optional[int] = None, fade_alpha=1.0,
-             noise: bool = True) -> tuple[jax.Array, dict]:
+             noise: bool = True, light: Optional[jax.Array] = None
+             ) -> tuple[jax.Array, dict]:
   """Latents and viewpoints -> rendered images and the scene (sections 6-7).
 
   Args:
@@ -299,6 +308,7 @@ def generate(params: dict, z_o: jax.Array, z_b: jax.Array, viewpoint: jax.Array,
     stage_res, fade_alpha: progressive growing (rendered resolution of the
       stage, static; fade-in of its newest block). Default: full resolution.
     noise: per-layer noise inputs on (training) or off (deterministic).
+    light: ``[B, 4]`` lights (`lighting.sample_lights`) or None (albedo).
 
   Returns:
     ``images [B, n, n, 3]`` and the scene dict of docs/interfaces.md, plus
@@ -311,14 +321,16 @@ def generate(params: dict, z_o: jax.Array, z_b: jax.Array, viewpoint: jax.Array,
   ws, w = map_latents(params, z_o, z_b, k_map, config, truncation_psi=truncation_psi,
                       w_avg=w_avg, mixing=mixing)
   images, scene = generate_from_ws(params, ws, viewpoint, k_noise, k_crop, config,
-                                   stage_res=stage_res, fade_alpha=fade_alpha, noise=noise)
+                                   stage_res=stage_res, fade_alpha=fade_alpha, noise=noise,
+                                   light=light)
   scene['w'] = w
   return images, scene
 
 
 def generate_from_ws(params: dict, ws: dict, viewpoint: jax.Array, noise_rng: jax.Array,
                      crop_rng: jax.Array, config: Any, *, stage_res: Optional[int] = None,
-                     fade_alpha=1.0, noise: bool = True) -> tuple[jax.Array, dict]:
+                     fade_alpha=1.0, noise: bool = True,
+                     light: Optional[jax.Array] = None) -> tuple[jax.Array, dict]:
   """The part of ``generate`` after the mapping network: styles -> images, scene.
 
   Exposed for the path-length regulariser (differentiate images w.r.t. ``ws``).
@@ -326,6 +338,6 @@ def generate_from_ws(params: dict, ws: dict, viewpoint: jax.Array, noise_rng: ja
   raw = synthesize(params, ws, noise_rng if noise else None, config,
                    stage_res=stage_res, fade_alpha=fade_alpha)
   scene = build_scene(raw, crop_rng, config)
-  images, scene = render_scene(scene, viewpoint, config)
+  images, scene = render_scene(scene, viewpoint, config, light)
   scene['ws'] = ws
   return images, scene

@@ -1,0 +1,130 @@
+"""Lambertian lighting of the generated mesh, with a light prior.
+
+Not in the paper's experiments: its section 9 names lighting as the next
+step ("specularity and illumination can be added to the renderer model ...
+the representation of lights as random variables during training needs
+extensive experimental evaluation"). Here the light is such a random
+variable, drawn from a known prior p_l like the viewpoint (section 4), and
+the texture is the albedo:
+
+  I(x) = albedo(x) (a + (1 - a) max(0, n(x) . l))          (Lambert)
+
+with n the unit surface normal facing the camera (two-sided, as in
+`gan3d.data.faces.lambert`), l the unit direction towards the light in the
+camera frame, a the ambient fraction. Prior (``config.light``):
+
+  model = 'camera': l within ``spread_deg`` of the viewing axis (+z), uniform
+    over the projected disc of that cone (a = spread sqrt(u1), phi = 2 pi
+    u2), a uniform in ``ambient`` = (min, max): the family of lights of the
+    synthetic data set (`gan3d.data.synthetic`, light_frame='camera');
+  model = 'none': no shading (the paper's generator; I = albedo).
+
+Why it matters for shape: without lighting, the relief inside the outline
+is constrained only through texture features that move as the head turns;
+with it, every pixel's brightness depends on the surface normal there, so
+the image gradient reaches the shape everywhere.
+
+Shading is applied in texture space: every texel of the 2N x 2N texture
+gets the normal of the mesh at its UV position (the vertex normals of the
+N x N shape image, bilinearly upsampled with the UV convention of
+`gan3d.render.topology.grid_uv`), and the renderer then samples the shaded
+texture. The renderer's own outputs (depth, normals, alpha) are unchanged.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import chex
+import jax
+import jax.numpy as jnp
+
+from gan3d.render import camera
+from gan3d.render import safe_math
+from gan3d.render import topology
+
+LIGHT_MODELS = ('none', 'camera')
+
+
+def light_model(config: Any) -> str:
+  """``config.light.model`` ('none' when the config has no light section)."""
+  light = config.get('light', None) if hasattr(config, 'get') else None
+  model = 'none' if light is None else str(light.model)
+  if model not in LIGHT_MODELS:
+    raise ValueError(f'light.model={model!r}: must be one of {LIGHT_MODELS}')
+  return model
+
+
+def sample_lights(rng: jax.Array, batch: int, light_cfg: Any) -> jax.Array:
+  """Lights ``[batch, 4]`` from the prior: camera-frame unit direction towards
+  the light (3) and the ambient fraction (1)."""
+  lo, hi = (float(x) for x in light_cfg.ambient)
+  u = jax.random.uniform(rng, (batch, 3))
+  a = math.radians(float(light_cfg.spread_deg)) * jnp.sqrt(u[:, 0])
+  phi = 2.0 * math.pi * u[:, 1]
+  direction = jnp.stack([jnp.sin(a) * jnp.cos(phi), jnp.sin(a) * jnp.sin(phi),
+                         jnp.cos(a)], -1)
+  ambient = lo + u[:, 2] * (hi - lo)
+  return jnp.concatenate([direction, ambient[:, None]], -1)
+
+
+def frontal_lights(batch: int, light_cfg: Any) -> jax.Array:
+  """A fixed light ``[batch, 4]`` for figures: on the viewing axis, with the
+  prior's mean ambient."""
+  lo, hi = (float(x) for x in light_cfg.ambient)
+  one = jnp.array([0.0, 0.0, 1.0, 0.5 * (lo + hi)], jnp.float32)
+  return jnp.tile(one[None], (batch, 1))
+
+
+def _upsample2(grid: jax.Array) -> jax.Array:
+  """``[N, N, C]`` -> ``[2N, 2N, C]`` at the texel centres of `grid_uv`'s
+  texture: texel t lies at grid coordinate (t - 0.5) / 2 (edge-clamped)."""
+  n = grid.shape[0]
+  return jax.image.resize(grid, (2 * n, 2 * n, grid.shape[-1]), 'linear')
+
+
+def shading_factor(vertices: jax.Array, faces: jax.Array, viewpoint: jax.Array,
+                   light: jax.Array, camera_distance: float) -> jax.Array:
+  """Lambert factor per texel for one mesh.
+
+  Args:
+    vertices: ``[N*N, 3]`` object-space shape image (row-major).
+    faces: ``[F, 3]`` int32 (the grid's disc faces).
+    viewpoint: ``[2]`` (yaw, pitch) radians.
+    light: ``[4]`` camera-frame direction towards the light and ambient.
+    camera_distance: the camera's distance on +z (RenderSettings).
+  Returns:
+    ``[2N, 2N]`` factor in [a, 1].
+  """
+  n = math.isqrt(vertices.shape[0])
+  chex.assert_shape(vertices, (n * n, 3))
+  chex.assert_shape(light, (4,))
+  rot = camera.rotation_matrix(viewpoint).astype(vertices.dtype)
+  normals = topology.vertex_normals(vertices, faces) @ rot.T       # camera frame
+  points = vertices @ rot.T
+  texel_n = safe_math.safe_normalize(_upsample2(normals.reshape(n, n, 3)))
+  texel_p = _upsample2(points.reshape(n, n, 3))
+  # Two-sided: the normal that faces the camera (at (0, 0, D)).
+  ray = texel_p - jnp.array([0.0, 0.0, camera_distance], vertices.dtype)
+  facing = jnp.sum(texel_n * ray, -1, keepdims=True) > 0
+  texel_n = jnp.where(facing, -texel_n, texel_n)
+  ambient = light[3]
+  return ambient + (1.0 - ambient) * jnp.maximum(texel_n @ light[:3], 0.0)
+
+
+def shade_textures(texture: jax.Array, vertices: jax.Array, faces: jax.Array,
+                   viewpoint: jax.Array, light: jax.Array,
+                   camera_distance: float) -> jax.Array:
+  """Lit textures for a batch: albedo ``texture [B, 2N, 2N, 3]`` in [-1, 1]
+  (the generator's range) -> ``[B, 2N, 2N, 3]`` in [-1, 1].
+
+  vertices ``[B, N*N, 3]``, viewpoint ``[B, 2]``, light ``[B, 4]``. The
+  product is taken in [0, 1] (as the data's), i.e. (texture + 1) s - 1.
+  """
+  b = texture.shape[0]
+  chex.assert_shape(viewpoint, (b, 2))
+  chex.assert_shape(light, (b, 4))
+  s = jax.vmap(shading_factor, in_axes=(0, None, 0, 0, None))(
+      vertices, faces, viewpoint, light, float(camera_distance))
+  chex.assert_shape(s, texture.shape[:3])
+  return (texture + 1.0) * s[..., None] - 1.0

@@ -1,0 +1,210 @@
+"""The light prior and Lambertian texture shading (gan3d.models.lighting)."""
+import math
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from configs import common
+from configs import synthetic
+from gan3d import config_checks
+from gan3d import models
+from gan3d.models import lighting
+from gan3d.render import camera
+from gan3d.render import topology
+
+N = 8
+D = 4.0
+
+
+def _bumpy(n=N, seed=0):
+  """A hemisphere with random bumps: shape image [n, n, 3] (float64)."""
+  s = topology.grid_disc(n, 0.9).astype(np.float64)
+  r2 = s[..., 0] ** 2 + s[..., 1] ** 2
+  rng = np.random.default_rng(seed)
+  s[..., 2] = np.sqrt(np.maximum(0.81 - r2, 0.0)) + 0.05 * rng.normal(size=(n, n))
+  return s
+
+
+def _reference_factor(shape_image, viewpoint, light):
+  """Straight from the equations with numpy loops: area-weighted vertex
+  normals, bilinear at texel t's grid coordinate (t - 0.5) / 2 (clamped),
+  normalised, rotated to the camera, flipped to face it, Lambert."""
+  n = shape_image.shape[0]
+  verts = shape_image.reshape(-1, 3)
+  faces = topology.grid_faces(n)
+  acc = np.zeros_like(verts)
+  for f in faces:
+    a, b, c = verts[f]
+    acc[f] += np.cross(b - a, c - a)
+  norm = np.linalg.norm(acc, axis=-1, keepdims=True)
+  vn = np.where(norm > 0, acc / np.where(norm > 0, norm, 1), 0.0).reshape(n, n, 3)
+  rot = np.asarray(camera.rotation_matrix(jnp.asarray(viewpoint, jnp.float64)))
+  out = np.zeros((2 * n, 2 * n))
+  for ti in range(2 * n):
+    for tj in range(2 * n):
+      y = min(max((ti - 0.5) / 2, 0.0), n - 1)
+      x = min(max((tj - 0.5) / 2, 0.0), n - 1)
+      y0, x0 = min(int(math.floor(y)), n - 2), min(int(math.floor(x)), n - 2)
+      fy, fx = y - y0, x - x0
+
+      def lerp(g):
+        return ((1 - fy) * ((1 - fx) * g[y0, x0] + fx * g[y0, x0 + 1])
+                + fy * ((1 - fx) * g[y0 + 1, x0] + fx * g[y0 + 1, x0 + 1]))
+      nrm = rot @ lerp(vn)
+      length = np.linalg.norm(nrm)
+      nrm = nrm / length if length > 0 else nrm
+      p = rot @ lerp(shape_image)
+      if np.dot(nrm, p - np.array([0.0, 0.0, D])) > 0:
+        nrm = -nrm
+      out[ti, tj] = light[3] + (1 - light[3]) * max(np.dot(nrm, light[:3]), 0.0)
+  return out
+
+
+@pytest.mark.parametrize('viewpoint,light', [
+    ((0.0, 0.0), (0.0, 0.0, 1.0, 0.4)),
+    ((0.5, -0.2), (0.3, -0.2, math.sqrt(1 - 0.13), 0.35)),
+    ((-0.7, 0.25), (-0.5, 0.1, math.sqrt(1 - 0.26), 0.6)),
+    ((3.0, 0.0), (0.0, 0.0, 1.0, 0.5)),     # seen from behind: two-sided
+])
+def test_shading_matches_reference(viewpoint, light):
+  with jax.enable_x64(True):
+    s = _bumpy()
+    got = lighting.shading_factor(jnp.asarray(s.reshape(-1, 3)),
+                                  jnp.asarray(topology.grid_faces(N)),
+                                  jnp.asarray(viewpoint, jnp.float64),
+                                  jnp.asarray(light, jnp.float64), D)
+    want = _reference_factor(s, np.asarray(viewpoint), np.asarray(light))
+    np.testing.assert_allclose(np.asarray(got), want, atol=1e-9)
+
+
+def _covered(n=N):
+  """[2n, 2n] bool: texels whose bilinear footprint holds mesh vertices only
+  (vertices outside the disc faces have no normal)."""
+  used = np.zeros(n * n)
+  used[topology.grid_faces(n).ravel()] = 1.0
+  up = jax.image.resize(jnp.asarray(used.reshape(n, n, 1)), (2 * n, 2 * n, 1), 'linear')
+  return np.asarray(up[..., 0]) > 1 - 1e-6
+
+
+def test_flat_disc_facing_the_light_is_fully_lit():
+  s = topology.grid_disc(N, 0.9)
+  v = jnp.asarray(s.reshape(-1, 3))
+  f = jnp.asarray(topology.grid_faces(N))
+  lit = lighting.shading_factor(v, f, jnp.zeros(2), jnp.array([0., 0., 1., .3]), D)
+  inside = _covered()
+  assert inside.sum() > N * N
+  np.testing.assert_allclose(np.asarray(lit)[inside], 1.0, atol=1e-6)
+  # Light at 60 degrees from the normal: a + (1 - a) cos 60.
+  l60 = jnp.array([math.sin(math.pi / 3), 0.0, math.cos(math.pi / 3), 0.3])
+  np.testing.assert_allclose(
+      np.asarray(lighting.shading_factor(v, f, jnp.zeros(2), l60, D))[inside],
+      0.3 + 0.7 * 0.5, atol=1e-6)
+
+
+def test_light_turned_with_the_object_gives_the_same_shading():
+  """Frame conventions: turning the light with the object (l_cam = R l_obj)
+  gives the shading of the unturned object under l_obj (a flat disc, so
+  that the two-sided flip is the same in both)."""
+  s = topology.grid_disc(N, 0.9)
+  v = jnp.asarray(s.reshape(-1, 3))
+  f = jnp.asarray(topology.grid_faces(N))
+  l_obj = jnp.array([0.3, 0.4, math.sqrt(0.75)])
+  vp = jnp.array([0.6, -0.3])
+  l_cam = camera.rotation_matrix(vp) @ l_obj
+  a = lighting.shading_factor(v, f, jnp.zeros(2), jnp.append(l_obj, 0.2), D)
+  b = lighting.shading_factor(v, f, vp, jnp.append(l_cam, 0.2), D)
+  np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
+
+
+def test_sample_lights_follow_the_prior():
+  cfg = common.light_config('camera', spread_deg=30.0, ambient=(0.2, 0.5))
+  lights = np.asarray(lighting.sample_lights(jax.random.PRNGKey(0), 4096, cfg))
+  assert lights.shape == (4096, 4)
+  np.testing.assert_allclose(np.linalg.norm(lights[:, :3], axis=-1), 1.0, atol=1e-5)
+  angle = np.degrees(np.arccos(np.clip(lights[:, 2], -1, 1)))
+  assert angle.max() <= 30.0 + 1e-3 and angle.max() > 29.0
+  # Uniform over the projected disc: half the lights within 30 / sqrt(2).
+  assert abs(np.mean(angle < 30.0 / math.sqrt(2)) - 0.5) < 0.03
+  assert lights[:, 3].min() >= 0.2 and lights[:, 3].max() <= 0.5
+  again = np.asarray(lighting.sample_lights(jax.random.PRNGKey(0), 4096, cfg))
+  np.testing.assert_array_equal(lights, again)
+  front = np.asarray(lighting.frontal_lights(3, cfg))
+  np.testing.assert_allclose(front, [[0, 0, 1, 0.35]] * 3, atol=1e-7)
+
+
+def test_gradients_finite_at_degenerate_shapes():
+  f = jnp.asarray(topology.grid_faces(N))
+  light = jnp.array([0.2, 0.1, math.sqrt(0.95), 0.4])
+
+  def loss(v):
+    return jnp.sum(lighting.shading_factor(v, f, jnp.array([0.3, 0.1]), light, D) ** 2)
+  for v in (jnp.zeros((N * N, 3)),                                   # collapsed
+            jnp.asarray(topology.grid_disc(N, 0.9).reshape(-1, 3)) * jnp.array([1., 0., 1.]),
+            jnp.asarray(_bumpy().reshape(-1, 3), jnp.float32)):
+    val, g = jax.value_and_grad(loss)(v)
+    assert np.isfinite(float(val)) and np.all(np.isfinite(np.asarray(g)))
+  # A real relief gets a non-zero shape gradient (the point of lighting).
+  g = jax.grad(loss)(jnp.asarray(_bumpy().reshape(-1, 3), jnp.float32))
+  assert float(jnp.abs(g).max()) > 1e-3
+
+
+def test_shade_textures_range_and_identity_at_full_light():
+  f = jnp.asarray(topology.grid_faces(N))
+  v = jnp.asarray(topology.grid_disc(N, 0.9).reshape(1, -1, 3))
+  tex = jax.random.uniform(jax.random.PRNGKey(1), (1, 2 * N, 2 * N, 3), minval=-1, maxval=1)
+  full = lighting.shade_textures(tex, v, f, jnp.zeros((1, 2)), jnp.array([[0., 0., 1., .3]]), D)
+  inside = _covered()
+  np.testing.assert_allclose(np.asarray(full)[0][inside], np.asarray(tex)[0][inside], atol=1e-5)
+  dark = lighting.shade_textures(tex, v, f, jnp.zeros((1, 2)), jnp.array([[1., 0., 0., .3]]), D)
+  # Light at 90 degrees: ambient only, (tex + 1) 0.3 - 1.
+  np.testing.assert_allclose(np.asarray(dark), np.asarray((tex + 1) * 0.3 - 1), atol=1e-5)
+
+
+def test_render_scene_with_and_without_light():
+  c = synthetic.get_config('tiny')
+  n = int(c.resolution)
+  s = topology.grid_disc(n, 0.8)
+  s[..., 2] = 0.3
+  scene = dict(shape_image=jnp.asarray(s[None]), vertices=jnp.asarray(s.reshape(1, -1, 3)),
+               faces=jnp.asarray(topology.grid_faces(n)),
+               uv=jnp.asarray(topology.grid_uv(n)),
+               texture=jnp.full((1, 2 * n, 2 * n, 3), 0.6),
+               background=jnp.full((1, n, n, 3), -1.0))
+  vp = jnp.zeros((1, 2))
+
+  @jax.jit
+  def both(scene, light):
+    plain, out = models.render_scene(scene, vp, c)
+    lit, _ = models.render_scene(scene, vp, c, light)
+    return plain, out, lit
+  plain, out, lit = both(scene, jnp.array([[1.0, 0.0, 0.0, 0.5]]))
+  inside = np.asarray(out['mask'][0]) > 0
+  # Ambient only: (0.6 + 1) 0.5 - 1 = -0.2 on the face; background untouched.
+  np.testing.assert_allclose(np.asarray(plain[0])[inside], 0.6, atol=1e-5)
+  np.testing.assert_allclose(np.asarray(lit[0])[inside], -0.2, atol=1e-5)
+  far = np.asarray(out['alpha'][0]) == 0
+  np.testing.assert_array_equal(np.asarray(lit[0])[far], np.asarray(plain[0])[far])
+
+
+@pytest.mark.parametrize('key,value,message', [
+    ('model', 'sun', 'light.model'),
+    ('spread_deg', 120.0, 'light.spread_deg'),
+    ('ambient', (0.7, 0.2), 'light.ambient'),
+    ('ambient', (0.1, 1.5), 'light.ambient'),
+])
+def test_config_checks_reject_bad_lights(key, value, message):
+  c = synthetic.get_config()
+  c.light[key] = value
+  with pytest.raises(config_checks.ConfigError, match=message):
+    config_checks.validate(c, num_devices=1)
+
+
+def test_light_model_default_and_error():
+  assert lighting.light_model(ml_collections.ConfigDict()) == 'none'
+  assert lighting.light_model(synthetic.get_config()) == 'none'
+  bad = ml_collections.ConfigDict({'light': {'model': 'sun'}})
+  with pytest.raises(ValueError, match='light.model'):
+    lighting.light_model(bad)
