@@ -7,11 +7,15 @@ is 1-D than when they carry a small trailing axis ([M, 3, 2], [M, 12]): its
 fusions then evaluate the producing chain once per trailing element, in the
 forward and in the backward pass. `gather_columns` keeps the per-pair code
 1-D where rows of a table meet it: table [F, C] rows at index [M] -> C
-columns [M], whose backward pass stacks the C cotangents and does one
-scatter-add of [M, C] rows (autodiff of C separate gathers would do C
-scatter-adds). The backward rule is jax.numpy, so it can be differentiated
-again (second derivatives through the renderer, StyleGAN2's path-length
-penalty).
+columns [M] from one gather of [M, C] rows. Its backward pass scatter-adds
+each column's cotangent into its own [F] array and stacks the C results.
+(Until 2026-11-27 it stacked the C cotangents into [M, C] rows for a single
+scatter-add; XLA then fused every column's whole producing chain into the
+stacking fusion and evaluated the chain's shared part once per column and
+pair, the two largest operations of the renderer's backward pass; per
+column it is faster and uses less memory, README "Renderer benchmark".)
+The backward rule is jax.numpy, so it can be differentiated again (second
+derivatives through the renderer, StyleGAN2's path-length penalty).
 
 (`jax.lax.optimization_barrier` does not stop this recomputation on the XLA
 CPU backend of jax 0.10: the compiled program is the same with and without
@@ -37,9 +41,13 @@ def _gather_columns_fwd(table, index, num_rows):
 
 
 def _gather_columns_bwd(num_rows, index, cts):
-  rows = jnp.stack(cts, axis=-1)
-  table_ct = jnp.zeros((num_rows, rows.shape[-1]), rows.dtype).at[index].add(rows)
-  return table_ct, None
+  # One scatter-add per column into [F], stacked afterwards: stacking the
+  # [M] cotangents first ([M, C] rows, one scatter) was slower, because XLA
+  # fuses each column's whole producing chain into the stacking fusion and
+  # evaluates the chain's shared part once per column and pair (see module
+  # doc).
+  cols = [jnp.zeros((num_rows,), ct.dtype).at[index].add(ct) for ct in cts]
+  return jnp.stack(cols, axis=-1), None
 
 
 _gather_columns.defvjp(_gather_columns_fwd, _gather_columns_bwd)
