@@ -17,6 +17,9 @@ from gan3d.render import topology
 
 N = 8
 D = 4.0
+# Compiled once per shape (eager dispatch of these small graphs is slower).
+_factor = jax.jit(lighting.shading_factor, static_argnums=4)
+_shade = jax.jit(lighting.shade_textures, static_argnums=5)
 
 
 def _bumpy(n=N, seed=0):
@@ -93,14 +96,14 @@ def test_flat_disc_facing_the_light_is_fully_lit():
   s = topology.grid_disc(N, 0.9)
   v = jnp.asarray(s.reshape(-1, 3))
   f = jnp.asarray(topology.grid_faces(N))
-  lit = lighting.shading_factor(v, f, jnp.zeros(2), jnp.array([0., 0., 1., .3]), D)
+  lit = _factor(v, f, jnp.zeros(2), jnp.array([0., 0., 1., .3]), D)
   inside = _covered()
   assert inside.sum() > N * N
   np.testing.assert_allclose(np.asarray(lit)[inside], 1.0, atol=1e-6)
   # Light at 60 degrees from the normal: a + (1 - a) cos 60.
   l60 = jnp.array([math.sin(math.pi / 3), 0.0, math.cos(math.pi / 3), 0.3])
   np.testing.assert_allclose(
-      np.asarray(lighting.shading_factor(v, f, jnp.zeros(2), l60, D))[inside],
+      np.asarray(_factor(v, f, jnp.zeros(2), l60, D))[inside],
       0.3 + 0.7 * 0.5, atol=1e-6)
 
 
@@ -114,8 +117,8 @@ def test_light_turned_with_the_object_gives_the_same_shading():
   l_obj = jnp.array([0.3, 0.4, math.sqrt(0.75)])
   vp = jnp.array([0.6, -0.3])
   l_cam = camera.rotation_matrix(vp) @ l_obj
-  a = lighting.shading_factor(v, f, jnp.zeros(2), jnp.append(l_obj, 0.2), D)
-  b = lighting.shading_factor(v, f, vp, jnp.append(l_cam, 0.2), D)
+  a = _factor(v, f, jnp.zeros(2), jnp.append(l_obj, 0.2), D)
+  b = _factor(v, f, vp, jnp.append(l_cam, 0.2), D)
   np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
 
 
@@ -139,15 +142,17 @@ def test_gradients_finite_at_degenerate_shapes():
   f = jnp.asarray(topology.grid_faces(N))
   light = jnp.array([0.2, 0.1, math.sqrt(0.95), 0.4])
 
+  @jax.jit
+  @jax.value_and_grad
   def loss(v):
     return jnp.sum(lighting.shading_factor(v, f, jnp.array([0.3, 0.1]), light, D) ** 2)
   for v in (jnp.zeros((N * N, 3)),                                   # collapsed
             jnp.asarray(topology.grid_disc(N, 0.9).reshape(-1, 3)) * jnp.array([1., 0., 1.]),
             jnp.asarray(_bumpy().reshape(-1, 3), jnp.float32)):
-    val, g = jax.value_and_grad(loss)(v)
+    val, g = loss(v)
     assert np.isfinite(float(val)) and np.all(np.isfinite(np.asarray(g)))
   # A real relief gets a non-zero shape gradient (the point of lighting).
-  g = jax.grad(loss)(jnp.asarray(_bumpy().reshape(-1, 3), jnp.float32))
+  _, g = loss(jnp.asarray(_bumpy().reshape(-1, 3), jnp.float32))
   assert float(jnp.abs(g).max()) > 1e-3
 
 
@@ -155,10 +160,10 @@ def test_shade_textures_range_and_identity_at_full_light():
   f = jnp.asarray(topology.grid_faces(N))
   v = jnp.asarray(topology.grid_disc(N, 0.9).reshape(1, -1, 3))
   tex = jax.random.uniform(jax.random.PRNGKey(1), (1, 2 * N, 2 * N, 3), minval=-1, maxval=1)
-  full = lighting.shade_textures(tex, v, f, jnp.zeros((1, 2)), jnp.array([[0., 0., 1., .3]]), D)
+  full = _shade(tex, v, f, jnp.zeros((1, 2)), jnp.array([[0., 0., 1., .3]]), D)
   inside = _covered()
   np.testing.assert_allclose(np.asarray(full)[0][inside], np.asarray(tex)[0][inside], atol=1e-5)
-  dark = lighting.shade_textures(tex, v, f, jnp.zeros((1, 2)), jnp.array([[1., 0., 0., .3]]), D)
+  dark = _shade(tex, v, f, jnp.zeros((1, 2)), jnp.array([[1., 0., 0., .3]]), D)
   # Light at 90 degrees: ambient only, (tex + 1) 0.3 - 1.
   np.testing.assert_allclose(np.asarray(dark), np.asarray((tex + 1) * 0.3 - 1), atol=1e-5)
 
