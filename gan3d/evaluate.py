@@ -281,8 +281,10 @@ def generate_eval_set(params: PyTree, w_avg: PyTree, config: ml_collections.Conf
                       desc: str = 'generate', progress: bool = True) -> Dict[str, np.ndarray]:
   """``ecfg.num_samples`` samples of a generator.
 
-  (``config.viewpoint``). Returns numpy: image [S, N, N, 3] in [-1, 1] at the
-  prior viewpoint (lit from the light prior ``config.light`` when it is on); depth, alpha [S, N, N] and normals [S, N, N, 3] of the
+  Latents z ~ N(0, I); one viewpoint per sample from the prior p_v
+  (``config.viewpoint``) and, with a light prior (``config.light``), one
+  light. Returns numpy: image [S, N, N, 3] in [-1, 1] at the prior
+  viewpoint; depth, alpha [S, N, N] and normals [S, N, N, 3] of the
   same mesh at the canonical viewpoint (0, 0). ``alpha`` is the crisp
   coverage: the soft layer's halo has no depth, so the 3D metrics use the
   crisp surface only.

@@ -19,10 +19,13 @@ camera frame, a the ambient fraction. Prior (``config.light``):
     synthetic data set (`gan3d.data.synthetic`, light_frame='camera');
   model = 'none': no shading (the paper's generator; I = albedo).
 
-Why it matters for shape: without lighting, the relief inside the outline
-is constrained only through texture features that move as the head turns;
-with it, every pixel's brightness depends on the surface normal there, so
-the image gradient reaches the shape everywhere.
+Why it could matter for shape: without lighting, the relief inside the
+outline is constrained only through texture features that move as the head
+turns; with it, every pixel's brightness depends on the surface normal
+there, so the image gradient reaches the shape everywhere. Measured on the
+synthetic faces (README "A light prior makes the shapes worse", 600 steps,
+two seeds): the shapes got deeper and leaned down, with worse depth and
+normal errors than without it, so it is off by default.
 
 Shading is applied in texture space: every texel of the 2N x 2N texture
 gets the normal of the mesh at its UV position (the vertex normals of the
