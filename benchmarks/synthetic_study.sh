@@ -26,6 +26,9 @@
 #                      (data.synthetic.shading False), or the light attached
 #                      to the face (data.synthetic.light_frame object), so
 #                      that the shading is view-independent;
+#   nohair             other training data: no hair above the hairline
+#                      (data.synthetic.face.hairline (1.5, 1.5), above the
+#                      face; the hair at the sides of the head stays);
 #   lit, unlit         the generator's light prior (config.light.model
 #                      camera / none; every name starts unlit, as the paper).
 # Join names with '+' to combine them: sym16+crisp is the crisp ablation of
@@ -80,6 +83,7 @@ run_one() {
       lit) light=camera ;;
       unlit) light=none ;;
       objlight) args+=(--config.data.synthetic.light_frame=object) ;;
+      nohair) args+=("--config.data.synthetic.face.hairline=(1.5,1.5)") ;;
       *) echo "unknown run $part (in $name)" >&2; return 2 ;;
     esac
   done
