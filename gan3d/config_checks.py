@@ -53,12 +53,12 @@ def _float(config, key, minimum=None, maximum=None, strict_min=False):
   return float(v)
 
 
-def _range(config, key, lo, hi):
+def _range(config, key, lo, hi, unit=' in degrees'):
   v = _get(config, key)
   try:
     a, b = (float(x) for x in v)
   except (TypeError, ValueError):
-    _fail(key, v, 'must be a (min, max) pair of numbers in degrees')
+    _fail(key, v, f'must be a (min, max) pair of numbers{unit}')
   if not (lo <= a <= b <= hi):
     _fail(key, v, f'must satisfy {lo} <= min <= max <= {hi}')
 
@@ -123,13 +123,7 @@ def validate(config: ml_collections.ConfigDict,
     if lm not in lighting.LIGHT_MODELS:
       _fail('light.model', lm, f'unknown; expected one of {lighting.LIGHT_MODELS}')
     _float(config, 'light.spread_deg', 0.0, 90.0)
-    amb = _get(config, 'light.ambient')
-    try:
-      lo, hi = (float(x) for x in amb)
-    except (TypeError, ValueError):
-      lo, hi = -1.0, -1.0
-    if not 0.0 <= lo <= hi <= 1.0:
-      _fail('light.ambient', amb, 'must be a (min, max) pair with 0 <= min <= max <= 1')
+    _range(config, 'light.ambient', 0.0, 1.0, unit=' (fractions)')
 
   # --- data
   name = _get(config, 'data.name')

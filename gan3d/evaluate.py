@@ -303,9 +303,7 @@ def generate_eval_set(params: PyTree, w_avg: PyTree, config: ml_collections.Conf
     ws = map_styles(params, z_o, z_b, w_avg, float(ecfg.truncation_psi), config)
     sc = synthesize_scenes(params, ws, k_syn, config, bool(ecfg.noise))
     args = (sc['vertices'], sc['texture'], sc['background'])
-    lights = None        # the prior's lights for the images, as in training
-    if lighting.light_model(config) != 'none':
-      lights = lighting.sample_lights(k_light, bs, config.light)
+    lights = lighting.prior_lights(k_light, bs, config)   # as in training
     prior = render_batch(*args, vp, sc['faces'], sc['uv'], config, lights)
     canon = render_batch(*args, np.zeros((bs, 2), np.float32), sc['faces'], sc['uv'], config)
     out['image'].append(prior['image'])

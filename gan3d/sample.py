@@ -143,9 +143,7 @@ def render_many(scenes: Dict[str, np.ndarray], viewpoints: np.ndarray,
   bg = scenes['background']
   if white:
     bg = np.ones_like(bg)
-  lights = None
-  if lighting.light_model(config) != 'none':
-    lights = lighting.frontal_lights(bs, config.light)
+  lights = lighting.figure_lights(bs, config)
   images, normals = [], []
   for lo, hi in _chunked(b * k, bs):
     sel = eval_lib.pad_to(idx[lo:hi], bs)

@@ -110,9 +110,7 @@ def make_sampler(config: ml_collections.ConfigDict, seed_key: jax.Array):
   z_o = jax.random.normal(k_zo, (s, zd))
   z_b = jax.random.normal(k_zb, (s, zd))
 
-  light = None       # with a light prior: lit from the front (figures)
-  if lighting.light_model(config) != 'none':
-    light = lighting.frontal_lights(s, config.light)
+  light = lighting.figure_lights(s, config)   # lit from the front, if at all
 
   @functools.partial(jax.jit, static_argnums=(1,))
   def sample(params, stage_res, fade):

@@ -158,10 +158,8 @@ def _sample_inputs(keys: dict, prefix: str, batch: int,
   v = camera.sample_viewpoints(keys[prefix + '_viewpoint'], batch,
                                yaw_range_deg=tuple(config.viewpoint.yaw_range_deg),
                                pitch_range_deg=tuple(config.viewpoint.pitch_range_deg))
-  light = None
-  if lighting.light_model(config) != 'none':
-    light = constrain(lighting.sample_lights(keys[prefix + '_light'], batch, config.light))
-  return z_o, z_b, constrain(v), light
+  light = lighting.prior_lights(keys[prefix + '_light'], batch, config)
+  return z_o, z_b, constrain(v), None if light is None else constrain(light)
 
 
 def train_step(state: state_lib.TrainState, batch: dict,

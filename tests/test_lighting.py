@@ -210,6 +210,17 @@ def test_config_checks_reject_bad_lights(key, value, message):
 def test_light_model_default_and_error():
   assert lighting.light_model(ml_collections.ConfigDict()) == 'none'
   assert lighting.light_model(synthetic.get_config()) == 'none'
+  # The config-level helpers: None when off, the prior's lights when on.
+  off = synthetic.get_config()
+  assert lighting.prior_lights(jax.random.PRNGKey(0), 2, off) is None
+  assert lighting.figure_lights(2, off) is None
+  on = synthetic.get_config()
+  on.light.model = 'camera'
+  np.testing.assert_array_equal(
+      np.asarray(lighting.prior_lights(jax.random.PRNGKey(0), 2, on)),
+      np.asarray(lighting.sample_lights(jax.random.PRNGKey(0), 2, on.light)))
+  np.testing.assert_array_equal(np.asarray(lighting.figure_lights(2, on)),
+                                np.asarray(lighting.frontal_lights(2, on.light)))
   bad = ml_collections.ConfigDict({'light': {'model': 'sun'}})
   with pytest.raises(ValueError, match='light.model'):
     lighting.light_model(bad)

@@ -79,6 +79,20 @@ def frontal_lights(batch: int, light_cfg: Any) -> jax.Array:
   return jnp.tile(one[None], (batch, 1))
 
 
+def prior_lights(rng: jax.Array, batch: int, config: Any):
+  """`sample_lights` from ``config.light``, or None with ``light.model`` none."""
+  if light_model(config) == 'none':
+    return None
+  return sample_lights(rng, batch, config.light)
+
+
+def figure_lights(batch: int, config: Any):
+  """`frontal_lights` from ``config.light``, or None with ``light.model`` none."""
+  if light_model(config) == 'none':
+    return None
+  return frontal_lights(batch, config.light)
+
+
 def _upsample2(grid: jax.Array) -> jax.Array:
   """``[N, N, C]`` -> ``[2N, 2N, C]`` at the texel centres of `grid_uv`'s
   texture: texel t lies at grid coordinate (t - 0.5) / 2 (edge-clamped)."""

@@ -41,11 +41,7 @@ def _gather_columns_fwd(table, index, num_rows):
 
 
 def _gather_columns_bwd(num_rows, index, cts):
-  # One scatter-add per column into [F], stacked afterwards: stacking the
-  # [M] cotangents first ([M, C] rows, one scatter) was slower, because XLA
-  # fuses each column's whole producing chain into the stacking fusion and
-  # evaluates the chain's shared part once per column and pair (see module
-  # doc).
+  # One scatter-add per column into [F], stacked afterwards (module doc).
   cols = [jnp.zeros((num_rows,), ct.dtype).at[index].add(ct) for ct in cts]
   return jnp.stack(cols, axis=-1), None
 
