@@ -22,6 +22,8 @@
 #                      the data set is the same);
 #   noramp             train.ema_rampup 0: the EMA half-life is
 #                      train.ema_kimg from the first step;
+#   initS              model.shape_init_scale S (e.g. init0.1): the untrained
+#                      offsets from the base surface shrink by S;
 #   noshade, objlight  other training data: no shading
 #                      (data.synthetic.shading False), or the light attached
 #                      to the face (data.synthetic.light_frame object), so
@@ -79,6 +81,7 @@ run_one() {
       sym16lr*) smr=16; sym=True; args+=(--config.train.shape_lr_mult=${part#sym16lr}) ;;
       seed*) args+=(--config.seed=${part#seed}) ;;
       noramp) args+=(--config.train.ema_rampup=0) ;;
+      init*) args+=(--config.model.shape_init_scale=${part#init}) ;;
       noshade) args+=(--config.data.synthetic.shading=False) ;;
       lit) light=camera ;;
       unlit) light=none ;;

@@ -76,21 +76,6 @@ def make_optimizers(config: ml_collections.ConfigDict
   return g_tx, adam(t.d_lr)
 
 
-def _is_shape_output(path) -> bool:
-  """True for G_o's toRGB leaves ``.../bN_torgb/conv/kernel`` and
-  ``.../bN_torgb/bias`` (their last axis is the output channel)."""
-  keys = [str(getattr(k, 'key', k)) for k in path]
-  if keys[:1] != ['object']:
-    return False
-  if keys[-2:] == ['conv', 'kernel']:
-    layer = keys[-3:-2]
-  elif keys[-1:] == ['bias']:
-    layer = keys[-2:-1]
-  else:
-    return False
-  return bool(layer) and layer[0].endswith('_torgb')
-
-
 def scale_shape_updates(mult: float, shape_channels: int) -> optax.GradientTransformation:
   """Multiplies the updates of the first ``shape_channels`` output channels
   of G_o's toRGB layers by ``mult`` (other leaves and channels unchanged).
@@ -102,7 +87,7 @@ def scale_shape_updates(mult: float, shape_channels: int) -> optax.GradientTrans
     raise ValueError(f'config.train.shape_lr_mult must be > 0, got {mult}')
 
   def scale(path, u):
-    if not _is_shape_output(path):
+    if not models.is_shape_output(path):
       return u
     m = jnp.where(jnp.arange(u.shape[-1]) < shape_channels, mult, 1.0).astype(u.dtype)
     return u * m

@@ -29,6 +29,9 @@ MODEL_KEYS = {
                    "from a base surface, representation.base_surface)",
     'shape_output_scale': 'multiplier on the pyramid output before the base surface '
                           'and eq 14 (1.0 = the plain network output)',
+    'shape_init_scale': 'multiplier on the initial toRGB weights of the shape channels '
+                        '(1.0 = the usual init; 0 = the untrained generator is exactly the '
+                        'base surface); the learning rate is unchanged',
     'base_radius': 'radius of the base disc / hemisphere in object units (the x-y '
                    'extent of every base surface)',
     'base_height': "height of the 'offset_paraboloid' base at its centre (object units)",
@@ -63,6 +66,7 @@ def model_config(variant: str = 'paper') -> ml_collections.ConfigDict:
   # start as a crumpled ball (README "Results": raw vs offset_hemisphere).
   c.shape_param = 'offset_hemisphere'
   c.shape_output_scale = 0.1
+  c.shape_init_scale = 1.0
   c.base_radius = 1.0
   c.base_height = 0.5
   c.base_zero_radius = 0.8

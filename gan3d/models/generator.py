@@ -117,14 +117,57 @@ def init_generators(rng: jax.Array, config: Any) -> dict:
   """``{'object': params_o, 'background': params_b}`` at full resolution.
 
   Uses ``layers.fast_init`` (one random draw per network; the same
-  distributions as ``StyleGenerator.init``).
+  distributions as ``StyleGenerator.init``), then `scale_shape_init` with
+  ``config.model.shape_init_scale``.
   """
   out = {}
   for i, which in enumerate(GENERATORS):
     g = make_generator(config, which)
     z = jnp.zeros((1, int(config.model.z_dim)), jnp.float32)
     out[which] = layers.fast_init(g, jax.random.fold_in(rng, i), z)
-  return out
+  return scale_shape_init(out, config.model.get('shape_init_scale', 1.0),
+                          3 * int(config.model.shape_pyramid_levels))
+
+
+def is_shape_output(path) -> bool:
+  """True for G_o's toRGB leaves ``object/.../bN_torgb/conv/kernel`` and
+  ``.../bN_torgb/bias`` of a ``{'object': ..., 'background': ...}`` pytree
+  (their last axis is the output channel; the first 3K channels are shape)."""
+  keys = [str(getattr(k, 'key', k)) for k in path]
+  if keys[:1] != ['object']:
+    return False
+  if keys[-2:] == ['conv', 'kernel']:
+    layer = keys[-3:-2]
+  elif keys[-1:] == ['bias']:
+    layer = keys[-2:-1]
+  else:
+    return False
+  return bool(layer) and layer[0].endswith('_torgb')
+
+
+def scale_shape_init(params: dict, scale: float, shape_channels: int) -> dict:
+  """Multiplies the first ``shape_channels`` outputs of G_o's toRGB kernels
+  by ``scale`` (``config.model.shape_init_scale``); biases start at 0.
+
+  The shape channels are linear in those kernels, so the untrained offsets
+  from the base surface shrink by ``scale`` (0 = the generator starts
+  exactly at the base surface); Adam's steps, whose size does not depend on
+  the weights' scale, are unchanged.
+  """
+  scale = float(scale)
+  if not scale >= 0.0:
+    raise ValueError(f'config.model.shape_init_scale must be >= 0, got {scale}')
+  if scale == 1.0:
+    return params
+
+  def one(path, leaf):
+    keys = [str(getattr(k, 'key', k)) for k in path]
+    if not (is_shape_output(path) and keys[-1] == 'kernel'):
+      return leaf
+    m = jnp.where(jnp.arange(leaf.shape[-1]) < shape_channels, scale, 1.0)
+    return leaf * m.astype(leaf.dtype)
+
+  return jax.tree_util.tree_map_with_path(one, params)
 
 
 def init_w_avg(config: Any) -> dict:
