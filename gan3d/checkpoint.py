@@ -97,6 +97,9 @@ RUN_CONFIG_FILE = 'config.json'
 # eval, sample) may change between runs of the same workdir. A run config
 # without a 'light' section (before 2026-11-27) was trained unlit.
 MODEL_SECTIONS = ('resolution', 'model', 'render', 'viewpoint', 'light')
+# Keys of those sections that only shape the initial parameters: a checkpoint
+# is the same generator whatever they were (and older run configs lack them).
+INIT_ONLY_KEYS = ('model.shape_init_scale',)
 
 
 def _model_part(d: dict) -> dict:
@@ -129,6 +132,9 @@ def check_run_config(config, workdir: str) -> None:
     given_raw.pop('light')
   trained = flatten_dict(_model_part(trained_raw))
   given = flatten_dict(_model_part(given_raw))
+  for k in INIT_ONLY_KEYS:
+    trained.pop(k, None)
+    given.pop(k, None)
   diff = [f'{k}: trained with {trained.get(k, "<absent>")!r}, given '
           f'{given.get(k, "<absent>")!r}'
           for k in sorted(set(trained) | set(given)) if trained.get(k) != given.get(k)]

@@ -96,6 +96,8 @@ def validate(config: ml_collections.ConfigDict,
   if sp not in SHAPE_PARAMS:
     _fail('model.shape_param', sp, f'unknown; expected one of {SHAPE_PARAMS}')
   _float(config, 'model.base_radius', 0.0, strict_min=True)
+  if 'shape_init_scale' in config.model:
+    _float(config, 'model.shape_init_scale', 0.0)
   if sp == 'offset_paraboloid':
     _float(config, 'model.base_zero_radius', 0.0, strict_min=True)
     _float(config, 'model.base_height', 0.0)

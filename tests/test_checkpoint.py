@@ -111,3 +111,23 @@ def test_run_config_light_section(tmp_path):
   checkpoint.check_run_config(fakes.fake_config(), old)        # unlit: fine
   with pytest.raises(ValueError, match='light.model'):
     checkpoint.check_run_config(c, old)
+
+
+def test_run_config_ignores_init_only_keys(tmp_path):
+  """model.shape_init_scale shapes only the initial parameters: a checkpoint
+  evaluates the same with any value, and records without it still match."""
+  workdir = str(tmp_path)
+  c = fakes.fake_config()
+  c.model.shape_init_scale = 0.1
+  checkpoint.write_run_config(c, workdir)
+  other = fakes.fake_config()
+  other.model.shape_init_scale = 1.0
+  checkpoint.check_run_config(other, workdir)
+  record = json.loads(c.to_json_best_effort())
+  del record['model']['shape_init_scale']
+  with open(os.path.join(workdir, 'config.json'), 'w') as fh:
+    json.dump(record, fh)
+  checkpoint.check_run_config(other, workdir)
+  other.model.s_max = 2.0                       # a real model key still counts
+  with pytest.raises(ValueError, match='model.s_max'):
+    checkpoint.check_run_config(other, workdir)

@@ -8,6 +8,7 @@ import pytest
 
 from configs import synthetic
 from gan3d import models
+from gan3d import representation
 from gan3d import state as state_lib
 
 
@@ -63,3 +64,41 @@ def test_shape_lr_mult_one_is_plain_adam():
 def test_scale_shape_updates_rejects_bad_mult():
   with pytest.raises(ValueError, match='shape_lr_mult'):
     state_lib.scale_shape_updates(0.0, 12)
+
+
+def _shape_channels(params, config, z):
+  """G_o's raw shape channels [B, 2n, 2n, 3K] for latents z (no noise)."""
+  ws, _ = models.map_latents(params, z, z, jax.random.PRNGKey(0), config)
+  raw = models.synthesize(params, ws, None, config)['object']
+  return representation.split_object_output(raw, int(config.model.shape_pyramid_levels))
+
+
+@pytest.mark.parametrize('scale', [0.0, 0.25])
+def test_shape_init_scale_shrinks_only_the_untrained_shape(scale):
+  """model.shape_init_scale multiplies the untrained shape channels (they are
+  linear in the toRGB kernels, biases start at 0); the texture is unchanged,
+  and 0 starts the generator exactly at its base surface."""
+  c = synthetic.get_config('tiny,no_size')
+  c.model.shape_param = 'offset_paraboloid'
+  c_s = synthetic.get_config('tiny,no_size')
+  c_s.model.shape_param = 'offset_paraboloid'
+  c_s.model.shape_init_scale = scale
+  key = jax.random.PRNGKey(3)
+  p, p_s = models.init_generators(key, c), models.init_generators(key, c_s)
+  z = jax.random.normal(jax.random.PRNGKey(4), (2, int(c.model.z_dim)))
+  shape, tex = _shape_channels(p, c, z)
+  shape_s, tex_s = _shape_channels(p_s, c_s, z)
+  assert float(jnp.abs(shape).max()) > 1e-3
+  np.testing.assert_allclose(np.asarray(shape_s), scale * np.asarray(shape), atol=1e-6)
+  np.testing.assert_array_equal(np.asarray(tex_s), np.asarray(tex))
+  if scale == 0.0:
+    s = representation.build_shape_image(shape_s, c_s.model)
+    n = s.shape[1]
+    base = representation.base_surface(n, 'paraboloid', c_s.model.base_radius,
+                                       c_s.model.base_height, c_s.model.base_zero_radius)
+    np.testing.assert_allclose(np.asarray(s[0]), base, atol=1e-6)
+
+
+def test_shape_init_scale_rejects_negative():
+  with pytest.raises(ValueError, match='shape_init_scale'):
+    models.scale_shape_init({}, -0.1, 12)
