@@ -24,6 +24,10 @@
 #                      train.ema_kimg from the first step;
 #   initS              model.shape_init_scale S (e.g. init0.1): the untrained
 #                      offsets from the base surface shrink by S;
+#   meanface           the ground-truth mean face as the base surface
+#                      (offset_template, written to ROOT/mean_face.npy by
+#                      benchmarks/face_template.py): a diagnostic probe of
+#                      the training objective, never a result;
 #   noshade, objlight  other training data: no shading
 #                      (data.synthetic.shading False), or the light attached
 #                      to the face (data.synthetic.light_frame object), so
@@ -82,6 +86,13 @@ run_one() {
       seed*) args+=(--config.seed=${part#seed}) ;;
       noramp) args+=(--config.train.ema_rampup=0) ;;
       init*) args+=(--config.model.shape_init_scale=${part#init}) ;;
+      meanface)
+        # The data's own mean face as the base surface: a probe of the
+        # training objective, not a result (benchmarks/face_template.py).
+        [ -f "$ROOT/mean_face.npy" ] || python -m benchmarks.face_template \
+            --config=configs/synthetic.py --out="$ROOT/mean_face.npy" > /dev/null
+        args+=(--config.model.shape_param=offset_template
+               --config.model.base_template="$ROOT/mean_face.npy") ;;
       noshade) args+=(--config.data.synthetic.shading=False) ;;
       lit) light=camera ;;
       unlit) light=none ;;

@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 import ml_collections
 
-from gan3d.representation import SHAPE_PARAMS
+from gan3d.representation import SHAPE_PARAMS, load_template
 DATA_RESUME = ('skip', 'reseed')
 DATA_NAMES = ('synthetic', 'ffhq', 'folder')
 
@@ -95,6 +95,9 @@ def validate(config: ml_collections.ConfigDict,
   sp = _get(config, 'model.shape_param')
   if sp not in SHAPE_PARAMS:
     _fail('model.shape_param', sp, f'unknown; expected one of {SHAPE_PARAMS}')
+  if sp == 'offset_template':
+    load_template(str(config.model.get('base_template', '')),
+                                 int(config.resolution))
   _float(config, 'model.base_radius', 0.0, strict_min=True)
   if 'shape_init_scale' in config.model:
     _float(config, 'model.shape_init_scale', 0.0)

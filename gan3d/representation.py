@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from typing import Any
 
 import chex
@@ -30,7 +31,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-SHAPE_PARAMS = ('raw', 'offset_disc', 'offset_hemisphere', 'offset_paraboloid')
+SHAPE_PARAMS = ('raw', 'offset_disc', 'offset_hemisphere', 'offset_paraboloid',
+                'offset_template')
 
 
 # ----------------------------------------------------------------------------
@@ -161,6 +163,32 @@ def base_surface(n: int, kind: str, radius: float = 1.0, height: float = 1.0,
   return np.stack([x, y, z], axis=-1).astype(np.float32)
 
 
+@functools.lru_cache(maxsize=8)
+def load_template(path: str, n: int) -> np.ndarray:
+  """The base shape image of 'offset_template': ``[n, n, 3]`` float32 from
+  the ``.npy`` file ``path`` (``config.model.base_template``; for example a
+  mean face written by ``python -m benchmarks.face_template``).
+
+  Raises ValueError naming the key when the file is missing, or its array
+  is not ``[n, n, 3]`` or not finite.
+  """
+  key = 'config.model.base_template'
+  if not path:
+    raise ValueError(f"{key} must name a .npy file when shape_param is 'offset_template'")
+  if not os.path.exists(path):
+    raise ValueError(f'{key}={path!r}: no such file')
+  try:
+    t = np.load(path)
+  except Exception as e:   # pylint: disable=broad-except
+    raise ValueError(f'{key}={path!r}: not a readable .npy array ({e})') from e
+  if t.shape != (n, n, 3):
+    raise ValueError(f'{key}={path!r}: shape {t.shape}, expected the shape '
+                     f'image [{n}, {n}, 3] of this resolution')
+  if not np.all(np.isfinite(t)):
+    raise ValueError(f'{key}={path!r}: has NaN or inf values')
+  return t.astype(np.float32)
+
+
 def mirror_symmetrize(s: jax.Array) -> jax.Array:
   """``[B, N, N, 3] -> [B, N, N, 3]``: the average of the shape image and
   its mirror image about x = 0 (column j <-> N-1-j, x negated).
@@ -209,7 +237,9 @@ def build_shape_image(raw_shape: jax.Array, model_cfg: Any) -> jax.Array:
   if bool(model_cfg.get('shape_symmetry', False)):
     s = mirror_symmetrize(s)
   n = s.shape[1]
-  if param != 'raw':
+  if param == 'offset_template':
+    s = s + jnp.asarray(load_template(str(model_cfg.base_template), n), s.dtype)
+  elif param != 'raw':
     kind = param[len('offset_'):]
     shape = ((float(model_cfg.base_height), float(model_cfg.base_zero_radius))
              if kind == 'paraboloid' else ())

@@ -113,7 +113,7 @@ def test_base_surfaces():
     rep.base_surface(n, 'cube')
 
 
-@pytest.mark.parametrize('param', rep.SHAPE_PARAMS)
+@pytest.mark.parametrize('param', [p for p in rep.SHAPE_PARAMS if p != 'offset_template'])
 @pytest.mark.parametrize('constrain', [False, True])
 def test_build_shape_image(param, constrain):
   raw = jnp.zeros((2, 8, 8, 6))
@@ -140,6 +140,33 @@ def test_paraboloid_base():
   np.testing.assert_allclose(b[..., :2], rep.base_surface(n, 'disc')[..., :2])
   with pytest.raises(ValueError, match='zero_radius'):
     rep.base_surface(n, 'paraboloid', 1.0, 0.5, 0.0)
+
+
+def test_offset_template(tmp_path):
+  """'offset_template' adds the network's offsets to the shape image in
+  model.base_template; a missing, misshapen or non-finite file is an error
+  naming the key."""
+  n = 8
+  t = rep.base_surface(n, 'paraboloid', 0.9, 0.4, 0.7) + np.float32(0.01)
+  path = str(tmp_path / 't.npy')
+  np.save(path, t)
+  cfg = _cfg(shape_pyramid_levels=2, shape_param='offset_template', base_template=path)
+  raw = jnp.zeros((2, n, n, 6))
+  np.testing.assert_allclose(rep.build_shape_image(raw, cfg), np.broadcast_to(t, (2, n, n, 3)),
+                             atol=1e-6)
+  s2 = rep.build_shape_image(raw + 0.1, cfg)
+  assert float(jnp.abs(s2 - t).min()) > 1e-3
+  for bad, match in ((str(tmp_path / 'none.npy'), 'no such file'),
+                     ('', 'must name'),):
+    with pytest.raises(ValueError, match=f'base_template.*{match}'):
+      rep.build_shape_image(raw, _cfg(shape_pyramid_levels=2, shape_param='offset_template',
+                                      base_template=bad))
+  for name, arr, match in (('small.npy', t[:4], r'shape \(4, 8, 3\)'),
+                           ('nan.npy', np.full_like(t, np.nan), 'NaN')):
+    p = str(tmp_path / name)
+    np.save(p, arr)
+    with pytest.raises(ValueError, match=match):
+      rep.load_template(p, n)
 
 
 def test_build_shape_image_bad_param():

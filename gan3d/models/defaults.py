@@ -26,7 +26,10 @@ MODEL_KEYS = {
     's_max': 'size bound of eq 14 (paper: 1.3)',
     'shape_param': "'raw' (the generator predicts coordinates, the paper), "
                    "'offset_disc', 'offset_hemisphere' or 'offset_paraboloid' (offset "
-                   "from a base surface, representation.base_surface)",
+                   "from a base surface, representation.base_surface), 'offset_template' "
+                   "(offset from the shape image in model.base_template)",
+    'base_template': "a .npy [N, N, 3] shape image, the base of shape_param "
+                     "'offset_template' (e.g. benchmarks/face_template.py); '' otherwise",
     'shape_output_scale': 'multiplier on the pyramid output before the base surface '
                           'and eq 14 (1.0 = the plain network output)',
     'shape_init_scale': 'multiplier on the initial toRGB weights of the shape channels '
@@ -68,6 +71,7 @@ def model_config(variant: str = 'paper') -> ml_collections.ConfigDict:
   c.shape_output_scale = 0.1
   c.shape_init_scale = 1.0
   c.base_radius = 1.0
+  c.base_template = ''
   c.base_height = 0.5
   c.base_zero_radius = 0.8
   c.shape_max_res = 0
