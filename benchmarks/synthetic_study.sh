@@ -24,6 +24,8 @@
 #                      train.ema_kimg from the first step;
 #   initS              model.shape_init_scale S (e.g. init0.1): the untrained
 #                      offsets from the base surface shrink by S;
+#   freezeS            train.shape_freeze_steps S: the shape stays at its
+#                      start for G's first S steps;
 #   meanface           the ground-truth mean face as the base surface
 #                      (offset_template, written to ROOT/mean_face.npy by
 #                      benchmarks/face_template.py): a diagnostic probe of
@@ -86,6 +88,7 @@ run_one() {
       seed*) args+=(--config.seed=${part#seed}) ;;
       noramp) args+=(--config.train.ema_rampup=0) ;;
       init*) args+=(--config.model.shape_init_scale=${part#init}) ;;
+      freeze*) args+=(--config.train.shape_freeze_steps=${part#freeze}) ;;
       meanface)
         # The data's own mean face as the base surface: a probe of the
         # training objective, not a result (benchmarks/face_template.py).

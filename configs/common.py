@@ -96,6 +96,9 @@ def train_config() -> ml_collections.ConfigDict:
   # Learning-rate multiplier of the toRGB weights that make G_o's shape
   # channels (1.0 = the paper: one learning rate for all of G).
   t.shape_lr_mult = 1.0
+  # G steps during which those shape weights do not move (0 = none): the
+  # texture and background learn on the initial shape first.
+  t.shape_freeze_steps = 0
   # R1 on reals, lazy: every r1_interval steps, weighted by the interval.
   t.r1_gamma = 1.0
   t.r1_interval = 16              # 0 = R1 off

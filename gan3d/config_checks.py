@@ -157,6 +157,8 @@ def validate(config: ml_collections.ConfigDict,
           f'per-device batch {per_device} must be divisible by '
           f'min(model.mbstd_group_size={group}, per-device batch)')
   _int(config, t + 'total_steps', minimum=1)
+  if 'shape_freeze_steps' in config.train:
+    _int(config, t + 'shape_freeze_steps', minimum=0)
   for k in ('g_lr', 'd_lr', 'adam_eps', 'shape_lr_mult'):
     _float(config, t + k, 0.0, strict_min=True)
   _float(config, t + 'adam_b1', 0.0, 1.0)

@@ -62,6 +62,9 @@ def make_optimizers(config: ml_collections.ConfigDict
   of G_o's toRGB kernels and biases that produce the shape channels (the
   first ``3K`` outputs) are multiplied by it (`scale_shape_updates`): a
   learning rate of its own for the shape, leaving the texture's alone.
+  With ``config.train.shape_freeze_steps = S > 0`` those updates are 0 for
+  G's first S steps (the shape stays at its start while the texture
+  learns).
   """
   t = config.train
 
@@ -70,33 +73,57 @@ def make_optimizers(config: ml_collections.ConfigDict
 
   g_tx = adam(t.g_lr)
   mult = float(t.get('shape_lr_mult', 1.0))
-  if mult != 1.0:
+  freeze = int(t.get('shape_freeze_steps', 0))
+  if mult != 1.0 or freeze:
     g_tx = optax.chain(g_tx, scale_shape_updates(
-        mult, 3 * int(config.model.shape_pyramid_levels)))
+        mult, 3 * int(config.model.shape_pyramid_levels), freeze))
   return g_tx, adam(t.d_lr)
 
 
-def scale_shape_updates(mult: float, shape_channels: int) -> optax.GradientTransformation:
+def scale_shape_updates(mult: float, shape_channels: int,
+                        freeze_steps: int = 0) -> optax.GradientTransformation:
   """Multiplies the updates of the first ``shape_channels`` output channels
-  of G_o's toRGB layers by ``mult`` (other leaves and channels unchanged).
+  of G_o's toRGB layers by ``mult`` (other leaves and channels unchanged),
+  and by 0 during the first ``freeze_steps`` updates.
 
   After Adam (whose step size ignores the gradient's scale), this is the
-  learning rate ``mult * g_lr`` for those weights. Stateless.
+  learning rate ``mult * g_lr`` for those weights. With ``freeze_steps = 0``
+  it is stateless; otherwise it counts its updates (the shape stays at its
+  initial value while the texture and background train; Adam's moments of
+  the frozen weights keep accumulating, so the first unfrozen steps are
+  ordinary Adam steps).
   """
   if not mult > 0:
     raise ValueError(f'config.train.shape_lr_mult must be > 0, got {mult}')
+  freeze_steps = int(freeze_steps)
+  if freeze_steps < 0:
+    raise ValueError(f'config.train.shape_freeze_steps must be >= 0, got {freeze_steps}')
 
-  def scale(path, u):
-    if not models.is_shape_output(path):
-      return u
-    m = jnp.where(jnp.arange(u.shape[-1]) < shape_channels, mult, 1.0).astype(u.dtype)
-    return u * m
+  def scale_with(m_shape):
+    def scale(path, u):
+      if not models.is_shape_output(path):
+        return u
+      m = jnp.where(jnp.arange(u.shape[-1]) < shape_channels, m_shape, 1.0).astype(u.dtype)
+      return u * m
+    return scale
 
-  def update(updates, state, params=None):
+  if freeze_steps == 0:
+    def update(updates, state, params=None):
+      del params
+      return jax.tree_util.tree_map_with_path(scale_with(mult), updates), state
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+
+  def init_counted(params):
     del params
-    return jax.tree_util.tree_map_with_path(scale, updates), state
+    return optax.ScaleByScheduleState(count=jnp.zeros((), jnp.int32))
 
-  return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+  def update_counted(updates, state, params=None):
+    del params
+    m_shape = jnp.where(state.count < freeze_steps, 0.0, mult)
+    updates = jax.tree_util.tree_map_with_path(scale_with(m_shape), updates)
+    return updates, optax.ScaleByScheduleState(count=state.count + 1)
+
+  return optax.GradientTransformation(init_counted, update_counted)
 
 
 def create_train_state(config: ml_collections.ConfigDict,

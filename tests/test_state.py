@@ -102,3 +102,35 @@ def test_shape_init_scale_shrinks_only_the_untrained_shape(scale):
 def test_shape_init_scale_rejects_negative():
   with pytest.raises(ValueError, match='shape_init_scale'):
     models.scale_shape_init({}, -0.1, 12)
+
+
+def test_shape_freeze_steps_hold_the_shape_then_release_it():
+  """train.shape_freeze_steps = S: G's shape weights get zero updates for S
+  steps, then the usual (shape_lr_mult-scaled) Adam updates; the rest of G
+  always trains."""
+  c = _tiny(shape_freeze_steps=2)
+  params = jax.eval_shape(lambda k: models.init_generators(k, c), jax.random.PRNGKey(0))
+  params = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), params)
+  g_tx, _ = state_lib.make_optimizers(c)
+  ref_tx, _ = state_lib.make_optimizers(_tiny())
+  grads = jax.tree_util.tree_map(jnp.ones_like, params)
+  opt, ref_opt = g_tx.init(params), ref_tx.init(params)
+  k = 3 * int(c.model.shape_pyramid_levels)
+  update = jax.jit(g_tx.update)
+  for step in range(4):
+    u, opt = update(grads, opt, params)
+    r, ref_opt = ref_tx.update(grads, ref_opt, params)
+    for (path, a), (_, b) in zip(jax.tree_util.tree_flatten_with_path(u)[0],
+                                 jax.tree_util.tree_flatten_with_path(r)[0]):
+      a, b = np.asarray(a), np.asarray(b)
+      if models.is_shape_output(path):
+        want = 0.0 * b[..., :k] if step < 2 else b[..., :k]
+        np.testing.assert_allclose(a[..., :k], want, rtol=1e-6, atol=0)
+        np.testing.assert_allclose(a[..., k:], b[..., k:], rtol=1e-6)
+      else:
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_shape_freeze_steps_rejects_negative():
+  with pytest.raises(ValueError, match='shape_freeze_steps'):
+    state_lib.scale_shape_updates(1.0, 12, -1)
