@@ -100,6 +100,9 @@ MODEL_SECTIONS = ('resolution', 'model', 'render', 'viewpoint', 'light')
 # Keys of those sections that only shape the initial parameters: a checkpoint
 # is the same generator whatever they were (and older run configs lack them).
 INIT_ONLY_KEYS = ('model.shape_init_scale',)
+# Keys added later whose value here reproduces the older runs' behaviour: a
+# record without the key matches a config with that value.
+ADDED_KEYS = {'model.base_template': ''}
 
 
 def _model_part(d: dict) -> dict:
@@ -135,6 +138,9 @@ def check_run_config(config, workdir: str) -> None:
   for k in INIT_ONLY_KEYS:
     trained.pop(k, None)
     given.pop(k, None)
+  for k, old in ADDED_KEYS.items():
+    if k not in trained and given.get(k) == old:
+      given.pop(k)
   diff = [f'{k}: trained with {trained.get(k, "<absent>")!r}, given '
           f'{given.get(k, "<absent>")!r}'
           for k in sorted(set(trained) | set(given)) if trained.get(k) != given.get(k)]

@@ -113,9 +113,11 @@ def test_run_config_light_section(tmp_path):
     checkpoint.check_run_config(c, old)
 
 
-def test_run_config_ignores_init_only_keys(tmp_path):
+def test_run_config_ignores_init_only_and_added_keys(tmp_path):
   """model.shape_init_scale shapes only the initial parameters: a checkpoint
-  evaluates the same with any value, and records without it still match."""
+  evaluates the same with any value, and records without it still match;
+  a record without a key added later (model.base_template) matches its old
+  value only."""
   workdir = str(tmp_path)
   c = fakes.fake_config()
   c.model.shape_init_scale = 0.1
@@ -128,6 +130,14 @@ def test_run_config_ignores_init_only_keys(tmp_path):
   with open(os.path.join(workdir, 'config.json'), 'w') as fh:
     json.dump(record, fh)
   checkpoint.check_run_config(other, workdir)
+  del record['model']['base_template']          # a key added since, at its old value
+  with open(os.path.join(workdir, 'config.json'), 'w') as fh:
+    json.dump(record, fh)
+  checkpoint.check_run_config(other, workdir)
+  other.model.base_template = '/some/template.npy'
+  with pytest.raises(ValueError, match='model.base_template'):
+    checkpoint.check_run_config(other, workdir)
+  other.model.base_template = ''
   other.model.s_max = 2.0                       # a real model key still counts
   with pytest.raises(ValueError, match='model.s_max'):
     checkpoint.check_run_config(other, workdir)
