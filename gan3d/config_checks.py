@@ -96,8 +96,7 @@ def validate(config: ml_collections.ConfigDict,
   if sp not in SHAPE_PARAMS:
     _fail('model.shape_param', sp, f'unknown; expected one of {SHAPE_PARAMS}')
   if sp == 'offset_template':
-    load_template(str(config.model.get('base_template', '')),
-                                 int(config.resolution))
+    load_template(str(config.model.get('base_template', '')), int(config.resolution))
   _float(config, 'model.base_radius', 0.0, strict_min=True)
   if 'shape_init_scale' in config.model:
     _float(config, 'model.shape_init_scale', 0.0)
