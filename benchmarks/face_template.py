@@ -32,28 +32,20 @@ _OUT = flags.DEFINE_string('out', None, 'output .npy path', required=True)
 _NUM = flags.DEFINE_integer('num', 1024, 'training faces averaged')
 
 
-def face_shape_image(params, n: int, disc_radius: float, fit_radius: float):
-  """One face's ``[n, n, 3]`` shape image at the pixel centres (row 0 = top)."""
-  c = (jnp.arange(n, dtype=jnp.float32) + 0.5) / n * 2.0 - 1.0
-  u, v = jnp.meshgrid(c, -c)
-  z = faces.relief(params, u, v)
-  xyz = jnp.stack([disc_radius * u, disc_radius * v, z], -1)
-  in_disc = (u ** 2 + v ** 2) <= 1.0
-  r = jnp.sqrt(jnp.max(jnp.where(in_disc, jnp.sum(xyz ** 2, -1), 0.0)))
-  return xyz * jnp.minimum(1.0, fit_radius / r)
-
-
 def mean_face(config, num: int) -> np.ndarray:
+  """The mean ``[N, N, 3]`` shape image of the first ``num`` training faces,
+  each from `faces.face_points` at the shape image's pixel centres."""
   spec = synthetic.spec_from_config(config)
   keys = synthetic.example_keys(int(config.data.synthetic.seed), 'train', np.arange(num))
   n = int(config.resolution)
+  c = (jnp.arange(n, dtype=jnp.float32) + 0.5) / n * 2.0 - 1.0
+  u, v = jnp.meshgrid(c, -c)          # row 0 = top, as representation.base_surface
 
-  @jax.jit
   def one(key):
     p = faces.sample_face_params(jax.random.fold_in(key, 0), dict(spec.face))
-    return face_shape_image(p, n, spec.disc_radius, spec.fit_radius)
+    return faces.face_points(p, u, v, spec.disc_radius, spec.fit_radius)
 
-  return np.mean(np.stack([np.asarray(one(k)) for k in keys]), 0).astype(np.float32)
+  return np.asarray(jnp.mean(jax.jit(jax.vmap(one))(keys), 0), np.float32)
 
 
 def main(argv):

@@ -99,18 +99,10 @@ def scale_shape_updates(mult: float, shape_channels: int,
   if freeze_steps < 0:
     raise ValueError(f'config.train.shape_freeze_steps must be >= 0, got {freeze_steps}')
 
-  def scale_with(m_shape):
-    def scale(path, u):
-      if not models.is_shape_output(path):
-        return u
-      m = jnp.where(jnp.arange(u.shape[-1]) < shape_channels, m_shape, 1.0).astype(u.dtype)
-      return u * m
-    return scale
-
   if freeze_steps == 0:
     def update(updates, state, params=None):
       del params
-      return jax.tree_util.tree_map_with_path(scale_with(mult), updates), state
+      return models.scale_shape_outputs(updates, mult, shape_channels), state
     return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
 
   def init_counted(params):
@@ -120,7 +112,7 @@ def scale_shape_updates(mult: float, shape_channels: int,
   def update_counted(updates, state, params=None):
     del params
     m_shape = jnp.where(state.count < freeze_steps, 0.0, mult)
-    updates = jax.tree_util.tree_map_with_path(scale_with(m_shape), updates)
+    updates = models.scale_shape_outputs(updates, m_shape, shape_channels)
     return updates, optax.ScaleByScheduleState(count=state.count + 1)
 
   return optax.GradientTransformation(init_counted, update_counted)

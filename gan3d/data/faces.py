@@ -192,12 +192,20 @@ def face_vertices(p: Mapping[str, jax.Array], mesh_res: int,
   """
   t = jnp.linspace(-1.0, 1.0, mesh_res, dtype=jnp.float32)
   u, v = jnp.meshgrid(t, -t)
+  return face_points(p, u, v, disc_radius, fit_radius).reshape(-1, 3)
+
+
+def face_points(p: Mapping[str, jax.Array], u, v, disc_radius: float,
+                fit_radius: float):
+  """Object-space points [..., 3] of the face at parameter points u, v
+  [...] (x = R u, y = R v, z = relief), scaled down about the origin if
+  needed so that every point inside the unit parameter disc lies within
+  `fit_radius` of the origin."""
   z = relief(p, u, v)
   xyz = jnp.stack([disc_radius * u, disc_radius * v, z], -1)
   in_disc = (u ** 2 + v ** 2) <= 1.0 + 1e-6
   r = jnp.sqrt(jnp.max(jnp.where(in_disc, jnp.sum(xyz ** 2, -1), 0.0)))
-  xyz = xyz * jnp.minimum(1.0, fit_radius / r)
-  return xyz.reshape(-1, 3)
+  return xyz * jnp.minimum(1.0, fit_radius / r)
 
 
 def face_uv(mesh_res: int) -> np.ndarray:

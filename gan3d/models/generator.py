@@ -145,9 +145,23 @@ def is_shape_output(path) -> bool:
   return bool(layer) and layer[0].endswith('_torgb')
 
 
+def scale_shape_outputs(tree: dict, mult, shape_channels: int) -> dict:
+  """Multiplies the first ``shape_channels`` entries of the last axis of
+  every `is_shape_output` leaf of ``tree`` (parameters or their updates)
+  by ``mult`` (a float or a traced scalar); other leaves are unchanged."""
+  def one(path, leaf):
+    if not is_shape_output(path):
+      return leaf
+    m = jnp.where(jnp.arange(leaf.shape[-1]) < shape_channels, mult, 1.0)
+    return leaf * m.astype(leaf.dtype)
+
+  return jax.tree_util.tree_map_with_path(one, tree)
+
+
 def scale_shape_init(params: dict, scale: float, shape_channels: int) -> dict:
   """Multiplies the first ``shape_channels`` outputs of G_o's toRGB kernels
-  by ``scale`` (``config.model.shape_init_scale``); biases start at 0.
+  by ``scale`` (``config.model.shape_init_scale``; their biases start at 0
+  and stay 0).
 
   The shape channels are linear in those kernels, so the untrained offsets
   from the base surface shrink by ``scale`` (0 = the generator starts
@@ -159,15 +173,7 @@ def scale_shape_init(params: dict, scale: float, shape_channels: int) -> dict:
     raise ValueError(f'config.model.shape_init_scale must be >= 0, got {scale}')
   if scale == 1.0:
     return params
-
-  def one(path, leaf):
-    keys = [str(getattr(k, 'key', k)) for k in path]
-    if not (is_shape_output(path) and keys[-1] == 'kernel'):
-      return leaf
-    m = jnp.where(jnp.arange(leaf.shape[-1]) < shape_channels, scale, 1.0)
-    return leaf * m.astype(leaf.dtype)
-
-  return jax.tree_util.tree_map_with_path(one, params)
+  return scale_shape_outputs(params, scale, shape_channels)
 
 
 def init_w_avg(config: Any) -> dict:
