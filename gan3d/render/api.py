@@ -46,6 +46,7 @@ import numpy as np
 
 from gan3d.render import camera
 from gan3d.render import composite as composite_lib
+from gan3d.render import indexing
 from gan3d.render import rasterize
 from gan3d.render import safe_math
 from gan3d.render import soft as soft_lib
@@ -87,8 +88,9 @@ def _shade_impl(settings: RenderSettings, discrete, v, vattr, texture,
   faces, valid, tri_id, soft_sets = discrete
   h, w = settings.height, settings.width
   xy, depth = camera.project_camera(v, settings)
-  tri_xy, tri_z = rasterize.sanitize(xy[faces], depth[faces], valid)
-  tri_attr = vattr[faces]
+  tri_xy, tri_z = rasterize.sanitize(indexing.take(xy, faces),
+                                     indexing.take(depth, faces), valid)
+  tri_attr = indexing.take(vattr, faces)
   attr_c, depth_c, alpha_c, weights, t = rasterize.crisp_layer(
       tri_id, tri_xy, tri_z, tri_attr, settings)
   colour_c = (attr_c if texture is None
@@ -97,7 +99,7 @@ def _shade_impl(settings: RenderSettings, discrete, v, vattr, texture,
   colour_c = jnp.where(alpha_c[:, None] > 0, colour_c, 0.0)
   vn = topology.vertex_normals(v, faces)
   normals = safe_math.safe_normalize(rasterize.interpolate_corners(
-      weights, rasterize.gather_corners(vn[faces], t)))
+      weights, rasterize.gather_corners(indexing.take(vn, faces), t)))
   bg = background.reshape(h * w, -1)
   if settings.soft:
     a_s, alpha_s = soft_lib.soft_layer(soft_sets, xy, depth, vattr, settings,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from gan3d.render import indexing
 from gan3d.render import safe_math
 from gan3d.render.settings import RenderSettings
 
@@ -32,8 +33,8 @@ def triangle_setup(xy, depth, faces, settings: RenderSettings, finite_vertex):
     vertex finite and in front of the near plane, screen area above
     min_area, and front-facing if culling is on.
   """
-  tri_xy = xy[faces]
-  tri_z = depth[faces]
+  tri_xy = indexing.take(xy, faces)
+  tri_z = indexing.take(depth, faces)
   e1 = tri_xy[:, 1] - tri_xy[:, 0]
   e2 = tri_xy[:, 2] - tri_xy[:, 0]
   area2 = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
@@ -141,9 +142,10 @@ def gather_corners(tri, index):
   every trailing element (the largest fusion in a profile of the backward).
   """
   if tri.ndim == 2:
-    return tuple(tri[:, i][index] for i in range(tri.shape[1]))
+    return tuple(indexing.take(tri[:, i], index) for i in range(tri.shape[1]))
   _, k, d = tri.shape
-  return tuple(tuple(tri[:, i, c][index] for c in range(d)) for i in range(k))
+  return tuple(tuple(indexing.take(tri[:, i, c], index) for c in range(d))
+               for i in range(k))
 
 
 def interpolate_corners(weights, corner_attr):
@@ -205,11 +207,11 @@ def zbuffer(pix, tri_xy, tri_z, ok, settings: RenderSettings):
   inside = ok & (bary[0] >= 0) & (bary[1] >= 0) & (bary[2] >= 0)
   _, z = perspective_correct(bary, tri_z[:, None], settings)
   z = jnp.where(inside, z, jnp.inf)
-  zbuf = jnp.full((hw,), jnp.inf, z.dtype).at[pix].min(z)
+  zbuf = indexing.scatter_min(hw, pix, z, jnp.inf)
   fid = jnp.broadcast_to(jnp.arange(pix.shape[0], dtype=jnp.int32)[:, None],
                          pix.shape)
-  win = inside & (z == zbuf[pix])
-  tri_id = jnp.full((hw,), -1, jnp.int32).at[pix].max(jnp.where(win, fid, -1))
+  win = inside & (z == indexing.take(zbuf, pix))
+  tri_id = indexing.scatter_max(hw, pix, jnp.where(win, fid, -1), -1)
   return zbuf, tri_id
 
 

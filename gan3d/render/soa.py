@@ -28,11 +28,13 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from gan3d.render import indexing
+
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def _gather_columns(table, index, num_rows):
   del num_rows
-  rows = table[index]
+  rows = indexing.take(table, index)
   return tuple(rows[..., c] for c in range(table.shape[-1]))
 
 
@@ -42,7 +44,7 @@ def _gather_columns_fwd(table, index, num_rows):
 
 def _gather_columns_bwd(num_rows, index, cts):
   # One scatter-add per column into [F], stacked afterwards (module doc).
-  cols = [jnp.zeros((num_rows,), ct.dtype).at[index].add(ct) for ct in cts]
+  cols = [indexing.scatter_add(num_rows, index, ct) for ct in cts]
   return jnp.stack(cols, axis=-1), None
 
 

@@ -26,6 +26,8 @@ import math
 import jax
 import jax.numpy as jnp
 
+from gan3d.render import fusion
+from gan3d.render import indexing
 from gan3d.render import rasterize
 from gan3d.render import safe_math
 from gan3d.render import soa
@@ -102,13 +104,23 @@ def visibility(pix, ok, zbuf, tri_xy, tri_z, settings: RenderSettings):
   d, _, z, edge = pair_geometry(pix, tri_xy[:, None], tri_z[:, None],
                                 settings)
   z_s = z + settings.slope * d
-  vis = ok & (d > 0) & (d < settings.soft_width) & (z_s < zbuf[pix])
-  w = jnp.where(vis, 1.0 - d / settings.soft_width, -1.0)
-  w_max = jnp.full((hw,), -1.0, w.dtype).at[pix].max(w)
-  cand = vis & (w == w_max[pix])
+  vis = (ok & (d > 0) & (d < settings.soft_width)
+         & (z_s < indexing.take(zbuf, pix)))
+  # Weight and nearest edge of each pair, stored once as one number
+  # (see `fusion`): code = 2 * edge + w for visible pairs (w in [0, 1]),
+  # -1 otherwise. The weight read back from it is exact to about 5e-7, so
+  # "ties" below are weights within that of each other.
+  code = jnp.where(vis, 2.0 * edge + (1.0 - d / settings.soft_width), -1.0)
+  code = fusion.store_rows(code)
+  vis = code >= 0
+  edge_f = jnp.where(vis, jnp.floor(0.5 * code), 0.0)
+  w = jnp.where(vis, code - 2.0 * edge_f, -1.0)
+  edge = edge_f.astype(jnp.int32)
+  w_max = indexing.scatter_max(hw, pix, w, -1.0)
+  cand = vis & (w == indexing.take(w_max, pix))
   pair = jnp.arange(pix.size, dtype=jnp.int32).reshape(pix.shape)
-  best = jnp.full((hw,), -1, jnp.int32).at[pix].max(jnp.where(cand, pair, -1))
-  return vis, cand & (pair == best[pix]), edge
+  best = indexing.scatter_max(hw, pix, jnp.where(cand, pair, -1), -1)
+  return vis, cand & (pair == indexing.take(best, pix)), edge
 
 
 def pair_capacity(settings: RenderSettings, num_pairs: int) -> int:
@@ -142,22 +154,37 @@ def compact_pairs(pix, vis, arg, edge, settings: RenderSettings):
     tri = jnp.broadcast_to(jnp.arange(f, dtype=jnp.int32)[:, None], (f, p))
     return ((tri.reshape(-1), pix.reshape(-1), flat_vis, arg.reshape(-1),
              edge.reshape(-1)), jnp.zeros((), jnp.int32))
-  # Stream compaction: the i-th visible pair goes to slot i (i < M).
-  slot = jnp.cumsum(flat_vis.astype(jnp.int32)) - 1
-  count = slot[-1] + 1
+  # Stream compaction: the i-th visible pair goes to slot i (i < M). Its
+  # rank i is the triangle's offset (an exclusive prefix sum over the F
+  # per-triangle counts) plus its rank within the triangle's window (a
+  # [P, P] triangular matrix product): much cheaper on CPU than one
+  # cumulative sum over all F * P pairs, which XLA lowers to a slow
+  # reduce-window (README "Renderer benchmark").
+  counts = jnp.sum(vis, axis=1, dtype=jnp.int32)                    # [F]
+  start = jax.lax.associative_scan(jnp.add, counts) - counts
+  strict_upper = jnp.triu(jnp.ones((p, p), jnp.float32), 1)
+  within = jnp.dot(vis.astype(jnp.float32), strict_upper,
+                   precision=jax.lax.Precision.HIGHEST).astype(jnp.int32)
+  slot = (start[:, None] + within).reshape(-1)
+  count = start[-1] + counts[-1]
   dest = jnp.where(flat_vis & (slot < cap), slot, cap)      # cap = dropped
   src = jnp.arange(f * p, dtype=jnp.int32)
-  idx = jnp.zeros((cap,), jnp.int32).at[dest].set(src, mode='drop')
+  # Kept destinations are distinct, so a max-scatter is a set (and 0 fills
+  # the unused slots).
+  idx = indexing.scatter_max(cap, dest, src, 0)
   keep = jnp.arange(cap, dtype=jnp.int32) < count
-  pairs = ((idx // p).astype(jnp.int32), pix.reshape(-1)[idx], keep,
-           arg.reshape(-1)[idx] & keep, edge.reshape(-1)[idx])
+  pairs = ((idx // p).astype(jnp.int32), indexing.take(pix.reshape(-1), idx),
+           keep, indexing.take(arg.reshape(-1), idx) & keep,
+           indexing.take(edge.reshape(-1), idx))
   return pairs, jnp.maximum(count - cap, 0).astype(jnp.int32)
 
 
 def edge_endpoints(faces, tri, edge):
   """Vertex indices (a [M], b [M]) of edge `edge` of triangle `tri` (edge k
   runs from corner k to corner k + 1 mod 3)."""
-  return faces[tri, edge], faces[tri, (edge + 1) % 3]
+  flat = faces.reshape(-1)
+  return (indexing.take(flat, 3 * tri + edge),
+          indexing.take(flat, 3 * tri + (edge + 1) % 3))
 
 
 def _edge_setup(px, py, xa, ya, xb, yb):
@@ -265,6 +292,9 @@ def soft_layer(pairs, xy, depth, vattr, settings: RenderSettings,
   wb = 1.0 - wa
   w = jnp.where(vis, 1.0 - d / settings.soft_width, 0.0)         # [M]
   attr = tuple(wa * a + wb * b for a, b in zip(attr_a, attr_b))
+  # Each of these cotangents feeds all ten end-point columns of the
+  # backward pass: store them once (see `fusion`).
+  w, *attr = fusion.cotangent_barrier(w, *attr)
   if texture is not None:
     attr = texture_lib.sample_bilinear_columns(texture, *attr)
   # One scatter-add for everything: sum w a, sum w, and alpha_s = w of the
@@ -273,7 +303,7 @@ def soft_layer(pairs, xy, depth, vattr, settings: RenderSettings,
   c = len(attr)
   rows = jnp.stack([jnp.where(vis, w * a, 0.0) for a in attr]
                    + [w, jnp.where(arg, w, 0.0)], axis=-1)
-  acc = jnp.zeros((hw, c + 2), rows.dtype).at[pix].add(rows)
+  acc = indexing.scatter_add(hw, pix, rows)
   den = acc[:, c:c + 1]
   a_s = acc[:, :c] * jnp.where(den > 0, 1.0 / jnp.where(den > 0, den, 1.0),
                                0.0)

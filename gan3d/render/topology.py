@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gan3d.render import indexing
 from gan3d.render import safe_math
 
 
@@ -78,10 +79,9 @@ def vertex_normals(vertices, faces):
   Counter-clockwise faces (seen from where the normal points) give outward
   normals. Vertices used by no face (or only degenerate ones) get 0.
   """
-  v0, v1, v2 = (vertices[faces[:, k]] for k in range(3))
+  v0, v1, v2 = (indexing.take(vertices, faces[:, k]) for k in range(3))
   face_n = jnp.cross(v1 - v0, v2 - v0)          # length = 2 * area
   face_n = safe_math.finite_or(face_n, 0.0)
-  acc = jnp.zeros_like(vertices)
-  for k in range(3):
-    acc = acc.at[faces[:, k]].add(face_n)
+  acc = sum(indexing.scatter_add(vertices.shape[0], faces[:, k], face_n)
+            for k in range(3))
   return safe_math.safe_normalize(acc)
