@@ -158,3 +158,24 @@ def test_edge_kernel_matches_autodiff_of_its_definition(perspective):
     np.testing.assert_allclose(gh, ga, rtol=1e-9, atol=1e-12)
   ends = lambda *e: loss(soft_lib.edge_kernel)(args[0], args[1], *e)
   jtu.check_grads(ends, args[2:], order=2, modes=['rev'], eps=1e-6)
+
+
+@pytest.mark.parametrize('shape', [(5, 7, 3), (1, 1, 2), (2, 3, 1), (1, 4, 2)])
+def test_quad_texture_vjp_equals_autodiff_of_its_definition(shape):
+  """`texture._quad` has a hand-written transpose (edge padding folded back
+  onto the border texels); it must equal autodiff of the padded slices, and
+  be differentiable again."""
+  rng = np.random.default_rng(sum(shape))
+  tex = jnp.asarray(rng.normal(size=shape))
+  ct = jnp.asarray(rng.normal(size=(shape[0] + 1, shape[1] + 1, 4 * shape[2])))
+
+  def plain(t):
+    p = jnp.pad(t, ((1, 1), (1, 1), (0, 0)), mode='edge')
+    return jnp.concatenate([p[:-1, :-1], p[:-1, 1:], p[1:, :-1], p[1:, 1:]], -1)
+
+  np.testing.assert_array_equal(texture_lib._quad(tex), plain(tex))
+  got = jax.vjp(texture_lib._quad, tex)[1](ct)[0]
+  want = jax.vjp(plain, tex)[1](ct)[0]
+  np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
+  jtu.check_grads(lambda t: jnp.sum(jnp.sin(texture_lib._quad(t)) * ct), (tex,),
+                  order=2, modes=['rev'])

@@ -6,6 +6,8 @@ Pipeline (paper section 5, read as in renderer-notes.md):
   soft.py        soft layer (eqs 9-11, corrected)
   texture.py     UV mapping, bilinear sampling
   composite.py   eq 12 (corrected)
+and, for speed on XLA:CPU: indexing.py (scatters that stay flat under vmap),
+fusion.py (per-pair values computed once), soa.py (structure-of-arrays).
 
 Gradients (`jax.custom_vjp`). The rendered image is continuous in the vertex
 positions except where two surfaces swap depth order, and piecewise smooth:

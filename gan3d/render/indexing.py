@@ -1,13 +1,11 @@
 """Gathers and scatters that stay one flat XLA operation under `jax.vmap`.
 
 The renderer's hot loops are gathers and scatters over long index lists
-(window pairs, soft pairs, texels). Under `jax.vmap`, XLA's gather and
-scatter get a batch dimension, and on the CPU backend the batched scatter
-is 3-4x slower than one scatter over the flattened batch: measured on this
-project's 2-core CPU (jax 0.10.2, 2026-11-27), a scatter-min of
-8 x 516k values into 8 x 16k pixels took 28 ms vmapped and 7-9 ms as one
-flat scatter, and vmap also builds [N, 2] (batch, index) arrays for every
-gather and scatter. Each scatter here is a `jax.custom_batching.custom_vmap`
+(window pairs, soft pairs, texels). Under `jax.vmap`, XLA's scatter gets a
+batch dimension, and on the CPU backend the batched scatter is 2-4x slower
+than one scatter over the flattened batch (`python -m benchmarks.scatter`:
+the renderer's z-buffer scatter of 8 x 516k values; README "Renderer
+benchmark"). Each scatter here is a `jax.custom_batching.custom_vmap`
 whose batching rule folds the batch into the index
 (``b * size + index``) and calls the plain operation once, so a vmapped
 renderer runs the same flat scatters as a hand-batched one. Called
@@ -64,8 +62,8 @@ def _flat_index(index, n, size, drop: bool):
 
 # ----------------------------------------------------------------- take ----
 # Plain gathers, batched by vmap as usual: folding the batch into the index
-# made them slower (the renderer's forward 12% slower in an A/B on this
-# machine, 2026-11-27); only their transposes, scatters, gain from that.
+# made the renderer's forward slower in an in-process A/B on this machine
+# (2026-11-27); only their transposes, scatters, gain from it.
 @jax.custom_vjp
 def _take(table, index):
   return table.at[index].get(mode='promise_in_bounds',
