@@ -64,11 +64,20 @@ def _mesh(n, full_grid):
   return s.reshape(-1, 3), faces
 
 
-def run_case(name):
+def build_case(render, name):
+  """The inputs and functions of case `name` for the renderer package
+  `render` (``gan3d.render``, or another commit's copy in
+  `benchmarks.render_ab`), with this module's flags (--batch, --soft_width,
+  --window, --soft_pairs_per_pixel).
+
+  Returns a dict: settings, batch, triangles, one (render one mesh), fwd
+  (the batch's images), fwd_bwd (gradients of a loss of them with respect
+  to vertices, textures and backgrounds) and args (vertices, textures,
+  backgrounds, viewpoints).
+  """
   import jax
   import jax.numpy as jnp
   import numpy as np
-  from gan3d import render
   n, size, batch, full = CASES[name]
   batch = _BATCH.value or batch
   verts, faces = _mesh(n, full)
@@ -95,21 +104,42 @@ def run_case(name):
   def loss(v, t, b, p):
     return jnp.mean(fwd(v, t, b, p) ** 2)
 
-  fwd_bwd = jax.grad(loss, argnums=(0, 1, 2))
+  return {'settings': settings, 'batch': batch, 'triangles': int(len(faces)),
+          'one': one, 'fwd': fwd, 'fwd_bwd': jax.grad(loss, argnums=(0, 1, 2)),
+          'args': (vb, tex, bg, vp)}
+
+
+def xla_mb(compiled):
+  """XLA's estimate of a compiled program's memory (arguments + outputs +
+  temporaries) in MB, or None where the backend gives none."""
+  mem = compiled.memory_analysis()
+  if mem is None:
+    return None
+  total = (mem.argument_size_in_bytes + mem.output_size_in_bytes
+           + mem.temp_size_in_bytes)
+  return round(total / 2**20, 1)
+
+
+def run_case(name):
+  import jax
+  import numpy as np
+  from gan3d import render
+  case = build_case(render, name)
+  settings, batch = case['settings'], case['batch']
+  vb, tex, bg, vp = case['args']
+  n, size = CASES[name][:2]
   results = {'case': name, 'N': n, 'image': size, 'batch': batch,
-             'triangles': int(len(faces)), 'soft_width': settings.soft_width,
+             'triangles': case['triangles'], 'soft_width': settings.soft_width,
              'window': settings.window, 'device': jax.devices()[0].device_kind,
              'soft_pairs_per_pixel': settings.soft_pairs_per_pixel}
-  probe = jax.jit(jax.vmap(one))(vb, tex, bg, vp)
+  probe = jax.jit(jax.vmap(case['one']))(vb, tex, bg, vp)
   results['overflow'] = int(probe.overflow.max())
   results['soft_overflow'] = int(probe.soft_overflow.max())
-  for label, f in (('fwd', fwd), ('fwd_bwd', fwd_bwd)):
-    compiled = jax.jit(f).lower(vb, tex, bg, vp).compile()
-    mem = compiled.memory_analysis()
-    if mem is not None:
-      total = (mem.argument_size_in_bytes + mem.output_size_in_bytes
-               + mem.temp_size_in_bytes)
-      results[label + '_xla_mb'] = round(total / 2**20, 1)
+  for label in ('fwd', 'fwd_bwd'):
+    compiled = jax.jit(case[label]).lower(vb, tex, bg, vp).compile()
+    mb = xla_mb(compiled)
+    if mb is not None:
+      results[label + '_xla_mb'] = mb
     jax.block_until_ready(compiled(vb, tex, bg, vp))
     times = []
     for _ in range(_REPEATS.value):

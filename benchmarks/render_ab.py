@@ -12,7 +12,8 @@ minimum ms per image and the median of the paired ratios b / a of calls
 made back to back, with its interquartile range. ``--b=WORKTREE`` (or
 ``--a=WORKTREE``) takes the working tree's uncommitted files. Cases and
 inputs are those of `benchmarks.render` (jit, vmap over the batch, float32,
-soft width B=1, window K=4).
+the flags --batch, --soft_width, --window, --soft_pairs_per_pixel as
+there).
 """
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ import time
 from absl import app
 from absl import flags
 
-# --case (default here: 128) and --repeats come from benchmarks.render.
+# --case (default here: 128), --repeats and the case's flags come from
+# benchmarks.render.
 from benchmarks import render as bench
 
 _A = flags.DEFINE_string('a', 'HEAD', 'commit (or WORKTREE) of version a')
@@ -61,47 +63,24 @@ def main(argv):
   import jax
   import jax.numpy as jnp
   import numpy as np
-  case = bench._CASE.value or '128'     # pylint: disable=protected-access
+  name = bench._CASE.value or '128'     # pylint: disable=protected-access
   repeats = bench._REPEATS.value        # pylint: disable=protected-access
-  n, size, batch, full = bench.CASES[case]
-  verts, faces = bench._mesh(n, full)   # pylint: disable=protected-access
-  rng = np.random.default_rng(0)
-  vb = jnp.asarray(np.broadcast_to(verts, (batch,) + verts.shape).copy())
-  tex = jnp.asarray(rng.uniform(-1, 1, (batch, 2 * n, 2 * n, 3)), jnp.float32)
-  bg = jnp.asarray(rng.uniform(-1, 1, (batch, size, size, 3)), jnp.float32)
-  faces = jnp.asarray(faces)
   tmp = pathlib.Path(tempfile.mkdtemp(prefix='render_ab_'))
   sys.path.insert(0, str(tmp))
   compiled, grads = {}, {}
   try:
     for key, commit in (('a', _A.value), ('b', _B.value)):
       export_package(commit, f'gan3d_{key}', tmp)
-      render = importlib.import_module(f'gan3d_{key}.render')
-      settings = render.RenderSettings(height=size, width=size,
-                                       soft_width=1.0, window=4)
-      vp = render.camera.sample_viewpoints(jax.random.PRNGKey(0), batch)
-      uv = jnp.asarray(render.topology.grid_uv(n))
-
-      def one(v, t, b, p, render=render, settings=settings, uv=uv):
-        return render.render_mesh(v, faces, settings=settings, uv=uv,
-                                  texture=t, background=b, viewpoint=p)
-
-      def fwd(v, t, b, p, one=one):
-        return jax.vmap(one)(v, t, b, p).image
-
-      def loss(v, t, b, p, fwd=fwd):
-        return jnp.mean(fwd(v, t, b, p) ** 2)
-
-      args = (vb, tex, bg, vp)
-      cf = jax.jit(fwd).lower(*args).compile()
-      cg = jax.jit(jax.grad(loss, argnums=(0, 1, 2))).lower(*args).compile()
-      mem = cg.memory_analysis()
-      mb = (mem.argument_size_in_bytes + mem.output_size_in_bytes
-            + mem.temp_size_in_bytes) / 2**20 if mem is not None else float('nan')
+      case = bench.build_case(
+          importlib.import_module(f'gan3d_{key}.render'), name)
+      batch, args = case['batch'], case['args']
+      cf = jax.jit(case['fwd']).lower(*args).compile()
+      cg = jax.jit(case['fwd_bwd']).lower(*args).compile()
+      mb = bench.xla_mb(cg)
       jax.block_until_ready(cf(*args))
       grads[key] = jax.block_until_ready(cg(*args))
       compiled[key] = (cf, cg, args)
-      print(f'{key} = {commit}: XLA memory estimate of fwd+bwd {mb:.1f} MB')
+      print(f'{key} = {commit}: XLA memory estimate of fwd+bwd {mb} MB')
   finally:
     shutil.rmtree(tmp, ignore_errors=True)
   diff = max(float(jnp.max(jnp.abs(x - y)) / (jnp.max(jnp.abs(x)) + 1e-30))
@@ -115,7 +94,7 @@ def main(argv):
         t0 = time.perf_counter()
         jax.block_until_ready(fn(*args))
         times[key][j].append(time.perf_counter() - t0)
-  print(f'case {case}, batch {batch}, {repeats} calls each, '
+  print(f'case {name}, batch {batch}, {repeats} calls each, '
         f'{jax.devices()[0].device_kind}:')
   for j, label in enumerate(('fwd', 'fwd+bwd')):
     a = 1000 * np.asarray(times['a'][j]) / batch

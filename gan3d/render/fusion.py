@@ -41,8 +41,8 @@ def store_rows(x):
 def cotangent_barrier(*arrays):
   """Identity on arrays of one shape; their cotangents are computed once.
 
-  In the backward pass each soft pair's cotangents (of its weight, end-point
-  weight and attributes) feed the ten end-point columns; routing them
+  In the backward pass each soft pair's cotangents (of its weight and its
+  interpolated attributes) feed the ten end-point columns; routing them
   through an identity product stores them. A non-finite cotangent spreads to
   the other arrays' cotangents at the same position (they are one row).
   """

@@ -1,4 +1,5 @@
-"""Gathers and scatters that stay one flat XLA operation under `jax.vmap`.
+"""Scatters that stay one flat XLA operation under `jax.vmap`, and the
+gather whose transpose they are.
 
 The renderer's hot loops are gathers and scatters over long index lists
 (window pairs, soft pairs, texels). Under `jax.vmap`, XLA's scatter gets a
@@ -42,22 +43,13 @@ def _batched(x, is_batched, n):
   return x if is_batched else jnp.broadcast_to(x, (n,) + x.shape)
 
 
-def _flat_index(index, n, size, drop: bool):
+def _flat_index(index, n, size):
   """[n, ...] per-item indices into [size] -> [n, ...] indices into the
-  flattened [n * size]. drop: out-of-range -> n * size (dropped by a
-  scatter); else clamped into the item's own range.
-
-  The index keeps its shape (it is not reshaped to 1-D): XLA's CPU backend
-  then computes it, and the values scattered with it, in nested loops over
-  their natural shape. Flattened to [n * ...], every operand broadcast into
-  the fusion needs an integer division per element to find its position
-  (measured 2026-11-27: such fusions ran up to 7x slower).
-  """
+  flattened [n * size]; out-of-range ones -> n * size (dropped by the
+  scatter, so that none lands in a neighbouring item)."""
   off = (jnp.arange(n, dtype=index.dtype) * size).reshape(
       (n,) + (1,) * (index.ndim - 1))
-  if drop:
-    return jnp.where((index >= 0) & (index < size), index + off, n * size)
-  return jnp.clip(index, 0, size - 1) + off
+  return jnp.where((index >= 0) & (index < size), index + off, n * size)
 
 
 # ----------------------------------------------------------------- take ----
@@ -70,11 +62,15 @@ def _take(table, index):
                              wrap_negative_indices=False)
 
 
-def _take_fwd(table, index):
-  # Calls `_take` (not the gather) so that an outer differentiation of this
-  # rule (second derivatives) sees this custom_vjp again.
-  return _take(table, index), (index, jnp.zeros((table.shape[0], 0),
-                                                table.dtype))
+def _gather_fwd(gather):
+  """The forward rule of a gather custom_vjp: it calls the custom_vjp itself
+  (not the raw gather), so that an outer differentiation of the rule (second
+  derivatives) sees the custom_vjp again; the residual keeps the table's row
+  count as a [N, 0] array."""
+  def fwd(table, index):
+    return gather(table, index), (index, jnp.zeros((table.shape[0], 0),
+                                                   table.dtype))
+  return fwd
 
 
 def _take_bwd(res, ct):
@@ -82,7 +78,7 @@ def _take_bwd(res, ct):
   return _scatter_add(shape_probe.shape[0], index, ct), None
 
 
-_take.defvjp(_take_fwd, _take_bwd)
+_take.defvjp(_gather_fwd(_take), _take_bwd)
 
 
 @jax.custom_vjp
@@ -94,12 +90,7 @@ def _take_or_zero(table, index):
                              wrap_negative_indices=False)
 
 
-def _take_or_zero_fwd(table, index):
-  return _take_or_zero(table, index), (index, jnp.zeros((table.shape[0], 0),
-                                                        table.dtype))
-
-
-_take_or_zero.defvjp(_take_or_zero_fwd, _take_bwd)
+_take_or_zero.defvjp(_gather_fwd(_take_or_zero), _take_bwd)
 
 
 def take(table, index):
@@ -122,7 +113,7 @@ def _scatter_add_raw(size, index, values):
     index = _batched(index, ib, n)
     values = _batched(values, vb, n)
     tail = values.shape[index.ndim:]
-    flat = _flat_index(index, n, size, drop=True)
+    flat = _flat_index(index, n, size)
     out = jnp.zeros((n * size,) + tail, values.dtype).at[flat].add(
         values, mode='drop')
     return out.reshape((n, size) + tail), True
@@ -170,7 +161,7 @@ def _scatter_reduce_raw(op, size, fill, index, values):
     index = _batched(index, batched[0], n)
     values = _batched(values, batched[1], n)
     out = apply(jnp.full((n * size,), fill, values.dtype),
-                _flat_index(index, n, size, drop=True), values)
+                _flat_index(index, n, size), values)
     return out.reshape(n, size), True
 
   return f(index, values)
@@ -194,8 +185,9 @@ _scatter_reduce.defvjp(_scatter_reduce_fwd, _scatter_reduce_bwd)
 
 
 def scatter_min(size: int, index, values, fill):
-  """``full([size], fill).at[index].min(values)`` (1-D values, no
-  gradient); out-of-range indices are dropped."""
+  """``full([size], fill).at[index].min(values)`` for ``index`` and
+  ``values`` of one shape (no gradient); indices outside [0, size) are
+  dropped."""
   return _scatter_reduce('min', int(size), fill, jnp.asarray(index, jnp.int32),
                          jax.lax.stop_gradient(jnp.asarray(values)))
 
@@ -204,4 +196,3 @@ def scatter_max(size: int, index, values, fill):
   """``full([size], fill).at[index].max(values)``; see `scatter_min`."""
   return _scatter_reduce('max', int(size), fill, jnp.asarray(index, jnp.int32),
                          jax.lax.stop_gradient(jnp.asarray(values)))
-
