@@ -22,6 +22,9 @@
 #                      the data set is the same);
 #   noramp             train.ema_rampup 0: the EMA half-life is
 #                      train.ema_kimg from the first step;
+#   radR               model.base_radius R: the extent of the base surface
+#                      (e.g. offset_paraboloid+rad0.8 ends at the sphere-cap
+#                      baseline's rim, r = 0.8, z = 0);
 #   initS              model.shape_init_scale S (e.g. init0.1): the untrained
 #                      offsets from the base surface shrink by S;
 #   freezeS            train.shape_freeze_steps S: the shape stays at its
@@ -88,6 +91,7 @@ run_one() {
       seed*) args+=(--config.seed=${part#seed}) ;;
       noramp) args+=(--config.train.ema_rampup=0) ;;
       init*) args+=(--config.model.shape_init_scale=${part#init}) ;;
+      rad*) args+=(--config.model.base_radius=${part#rad}) ;;
       freeze*) args+=(--config.train.shape_freeze_steps=${part#freeze}) ;;
       meanface)
         # The data's own mean face as the base surface: a probe of the
