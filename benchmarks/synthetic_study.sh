@@ -25,6 +25,9 @@
 #   radR               model.base_radius R: the extent of the base surface
 #                      (e.g. offset_paraboloid+rad0.8 ends at the sphere-cap
 #                      baseline's rim, r = 0.8, z = 0);
+#   sepshape           model.shape_branch separate: the shape channels from a
+#                      tower of G_o's own (up to shape_max_res), sharing no
+#                      weights with the texture;
 #   initS              model.shape_init_scale S (e.g. init0.1): the untrained
 #                      offsets from the base surface shrink by S;
 #   freezeS            train.shape_freeze_steps S: the shape stays at its
@@ -92,6 +95,7 @@ run_one() {
       noramp) args+=(--config.train.ema_rampup=0) ;;
       init*) args+=(--config.model.shape_init_scale=${part#init}) ;;
       rad*) args+=(--config.model.base_radius=${part#rad}) ;;
+      sepshape) args+=(--config.model.shape_branch=separate) ;;
       freeze*) args+=(--config.train.shape_freeze_steps=${part#freeze}) ;;
       meanface)
         # The data's own mean face as the base surface: a probe of the

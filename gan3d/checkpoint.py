@@ -102,7 +102,7 @@ MODEL_SECTIONS = ('resolution', 'model', 'render', 'viewpoint', 'light')
 INIT_ONLY_KEYS = ('model.shape_init_scale',)
 # Keys added later whose value here reproduces the older runs' behaviour: a
 # record without the key matches a config with that value.
-ADDED_KEYS = {'model.base_template': ''}
+ADDED_KEYS = {'model.base_template': '', 'model.shape_branch': 'shared'}
 
 
 def _model_part(d: dict) -> dict:

@@ -107,6 +107,13 @@ def validate(config: ml_collections.ConfigDict,
   if smr and (not is_power_of_two(smr) or not 4 <= smr <= 2 * res):
     _fail('model.shape_max_res', smr,
           f'must be 0 (off) or a power of two in [4, 2 * resolution = {2 * res}]')
+  if 'shape_branch' in config.model:
+    branch = config.model.shape_branch
+    if branch not in ('shared', 'separate'):
+      _fail('model.shape_branch', branch, "must be 'shared' or 'separate'")
+    if branch == 'separate' and not smr:
+      _fail('model.shape_branch', branch,
+            'needs model.shape_max_res > 0 (the separate tower runs up to it)')
   if _get(config, 'model.progressive'):
     start = _int(config, 'model.progressive_start_res', minimum=1)
     if not is_power_of_two(start) or not 8 <= start <= res:

@@ -295,6 +295,56 @@ def test_shape_max_res_band_limits_shape_channels():
     models.make_generator(_cfg(8, shape_max_res=32), 'object')  # > 2N = 16
 
 
+def test_separate_shape_branch_shares_no_weights():
+  """shape_branch='separate': the shape channels depend only on the shape
+  tower's parameters and the texture channels only on the main tower's
+  (zero gradients across), every parameter gets a gradient, the shape
+  tower's toRGB is a shape output (init scale / lr mult apply), and the
+  progressive truncation still works."""
+  max_res = 8
+  c = _cfg(8, shape_max_res=max_res, shape_branch='separate', progressive=True,
+           progressive_start_res=8)
+  params = models.init_generators(jax.random.key(0), c)
+  syn = params['object']['synthesis']
+  assert {'shape_const', 'shape_b4_conv1', 'shape_b4_torgb', 'shape_b8_conv0',
+          'shape_b8_conv1', 'shape_b8_torgb'} <= set(syn)
+  assert not any(k.startswith('shape_b16') for k in syn)
+  k = 3 * c.model.shape_pyramid_levels
+  assert syn['shape_b8_torgb']['conv']['kernel'].shape[-1] == k
+  ws, _ = models.map_latents(params, _randn(0, (2, c.model.z_dim)),
+                             _randn(1, (2, c.model.z_dim)), jax.random.key(2), c)
+  for stage_res in (4, 8):   # progressive stages: the tower truncates and upsamples
+    out = jax.eval_shape(lambda p: models.synthesize(p, ws, jax.random.key(5), c,
+                                                     stage_res=stage_res), params)
+    assert out['object'].shape == (2, 2 * stage_res, 2 * stage_res, k + 3)
+
+  def part(p, sl):
+    out = models.synthesize(p, ws, jax.random.key(5), c)['object']
+    assert out.shape == (2, 16, 16, k + 3)
+    return jnp.sum(out[..., sl] * _randn(7, out[..., sl].shape))
+
+  g_shape = jax.grad(part)(params, np.s_[:k])['object']['synthesis']
+  g_tex = jax.grad(part)(params, np.s_[k:])['object']['synthesis']
+  norm = lambda t: float(sum(jnp.sum(jnp.abs(x)) for x in jax.tree_util.tree_leaves(t)))
+  for name in syn:
+    is_shape = name.startswith('shape_')
+    assert (norm(g_shape[name]) > 0) == is_shape, name
+    assert (norm(g_tex[name]) > 0) == (not is_shape), name
+  # shape_init_scale reaches the shape tower's toRGB only.
+  c0 = _cfg(8, shape_max_res=max_res, shape_branch='separate', shape_init_scale=0.0)
+  p0 = models.init_generators(jax.random.key(0), c0)
+  s0 = p0['object']['synthesis']
+  assert float(jnp.abs(s0['shape_b8_torgb']['conv']['kernel']).max()) == 0.0
+  np.testing.assert_array_equal(s0['shape_b8_conv1']['conv']['kernel'],
+                                syn['shape_b8_conv1']['conv']['kernel'])
+  out0 = models.synthesize(p0, ws, jax.random.key(5), c0)['object']
+  np.testing.assert_allclose(out0[..., :k], 0.0, atol=1e-6)
+  with pytest.raises(ValueError, match='shape_branch'):
+    models.make_generator(_cfg(8, shape_branch='separate'), 'object')   # no shape_max_res
+  with pytest.raises(ValueError, match='shape_branch'):
+    models.make_generator(_cfg(8, shape_max_res=8, shape_branch='own'), 'object')
+
+
 def test_minibatch_stddev():
   x = _randn(0, (4, 2, 2, 3))
   y = models.minibatch_stddev(x, group_size=2)

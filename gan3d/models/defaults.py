@@ -44,6 +44,10 @@ MODEL_KEYS = {
     'shape_max_res': "highest G_o synthesis resolution (G_o runs at 2N) whose toRGB "
                      "feeds the shape channels: the shape is then smooth at that scale; "
                      "0 = every resolution (the paper)",
+    'shape_branch': "'shared': the shape channels are toRGB outputs of G_o's blocks (the "
+                    "paper); 'separate': they come from a tower of their own (blocks up to "
+                    "shape_max_res, the same styles), so training the texture cannot move "
+                    "the shape",
     'progressive': 'progressive growing with fade-in (paper: True); False = StyleGAN2 skip/residual',
     'progressive_start_res': 'rendered resolution of the first progressive stage (16)',
     'd_channel_base': 'discriminator feature maps at r: min(d_channel_base // r, d_channel_max)',
@@ -76,6 +80,7 @@ def model_config(variant: str = 'paper') -> ml_collections.ConfigDict:
   c.base_zero_radius = 0.8
   c.shape_max_res = 0
   c.shape_symmetry = False
+  c.shape_branch = 'shared'
   c.progressive = False
   c.progressive_start_res = 16
   c.mbstd_group_size = 4

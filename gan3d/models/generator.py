@@ -27,6 +27,9 @@ from gan3d.models.mapping import MappingNetwork
 from gan3d.models.synthesis import SynthesisNetwork, num_ws_for
 
 GENERATORS = ('object', 'background')
+# model.shape_branch: 'shared' (the shape channels are toRGB outputs of G_o's
+# own blocks, the paper) or 'separate' (a tower of their own, synthesis.py).
+SHAPE_BRANCHES = ('shared', 'separate')
 
 
 class StyleGenerator(nn.Module):
@@ -42,6 +45,7 @@ class StyleGenerator(nn.Module):
   conv_impl: str = 'native'
   coarse_channels: int = 0
   coarse_max_res: int = 0
+  coarse_separate: bool = False
 
   def setup(self):
     self.mapping = MappingNetwork(self.z_dim, self.w_dim, self.mapping_layers,
@@ -50,7 +54,8 @@ class StyleGenerator(nn.Module):
                                       self.channel_base, self.channel_max,
                                       conv_impl=self.conv_impl,
                                       coarse_channels=self.coarse_channels,
-                                      coarse_max_res=self.coarse_max_res)
+                                      coarse_max_res=self.coarse_max_res,
+                                      coarse_separate=self.coarse_separate)
 
   def map(self, z: jax.Array) -> jax.Array:
     """``z [B, z_dim] -> w [B, w_dim]``."""
@@ -82,6 +87,12 @@ def _check_config(config: Any) -> None:
     if smr > 2 * int(config.resolution):
       raise ValueError(f'config.model.shape_max_res must be 0 (off) or a power of two in '
                        f'[4, 2 * resolution = {2 * int(config.resolution)}], got {smr}')
+  branch = str(m.get('shape_branch', 'shared'))
+  if branch not in SHAPE_BRANCHES:
+    raise ValueError(f'config.model.shape_branch must be one of {SHAPE_BRANCHES}, got {branch!r}')
+  if branch == 'separate' and not smr:
+    raise ValueError("config.model.shape_branch='separate' needs config.model.shape_max_res > 0 "
+                     '(the separate shape tower runs up to that resolution)')
 
 
 def make_generator(config: Any, which: str) -> StyleGenerator:
@@ -91,11 +102,12 @@ def make_generator(config: Any, which: str) -> StyleGenerator:
   """
   _check_config(config)
   m = config.model
-  coarse_channels, coarse_max_res = 0, 0
+  coarse_channels, coarse_max_res, separate = 0, 0, False
   if which == 'object':
     out = 3 * int(m.shape_pyramid_levels) + 3
     coarse_max_res = int(m.get('shape_max_res', 0))
     coarse_channels = 3 * int(m.shape_pyramid_levels) if coarse_max_res else 0
+    separate = str(m.get('shape_branch', 'shared')) == 'separate'
   elif which == 'background':
     out = 3
   else:
@@ -105,7 +117,8 @@ def make_generator(config: Any, which: str) -> StyleGenerator:
       mapping_lr_mult=float(m.mapping_lr_mult), resolution=2 * int(config.resolution),
       out_channels=out, channel_base=int(m.channel_base), channel_max=int(m.channel_max),
       conv_impl=layers.resolve_conv_impl(str(m.get('conv_impl', 'auto'))),
-      coarse_channels=coarse_channels, coarse_max_res=coarse_max_res)
+      coarse_channels=coarse_channels, coarse_max_res=coarse_max_res,
+      coarse_separate=separate)
 
 
 def num_ws(config: Any) -> int:

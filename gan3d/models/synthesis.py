@@ -22,6 +22,13 @@ Band-limited channels: with ``coarse_channels = c > 0`` and
 do not contribute to the first c output channels, so those channels are the
 FIR-upsampled skip sum of blocks 4 .. r only (smooth at the scale of an
 r x r image). G_o uses this for its shape channels (``model.shape_max_res``).
+
+Separate coarse tower: with ``coarse_separate=True`` as well, those first c
+channels come from a tower of their own (``shape_const``,
+``shape_b4_conv1``, ``shape_bR_conv0/1``, ``shape_bR_torgb`` for R <= r; c
+toRGB outputs; the same styles ``ws``), and the main tower's toRGB outputs
+no longer reach them. The two parts then share no weights: training the
+texture cannot move the coarse channels (``model.shape_branch='separate'``).
 """
 
 from __future__ import annotations
@@ -51,6 +58,7 @@ class SynthesisNetwork(nn.Module):
   conv_impl: str = 'native'   # layers.resolve_conv_impl
   coarse_channels: int = 0     # first channels limited to blocks <= coarse_max_res
   coarse_max_res: int = 0      # 0 = off
+  coarse_separate: bool = False  # coarse channels from a tower of their own
 
   @property
   def num_ws(self) -> int:
@@ -75,10 +83,17 @@ class SynthesisNetwork(nn.Module):
     def key_for(layer_idx: int) -> Optional[jax.Array]:
       return None if noise_key is None else jax.random.fold_in(noise_key, layer_idx)
 
+    separate = bool(self.coarse_separate and self.coarse_channels and self.coarse_max_res)
+    coarse = None
+    if separate:
+      coarse = self._coarse_tower(ws, key_for, stage_res, fade_alpha)
     const = layers.param(self, 'const', 'normal', 1.0, (4, 4, self._ch(4)))
     x = jnp.broadcast_to(const[None].astype(ws.dtype), (b, 4, 4, self._ch(4)))
     x = layers.StyleLayer(self._ch(4), conv_impl=self.conv_impl, name='b4_conv1')(x, ws[:, 0], key_for(0))
     img = layers.ToRGB(self.out_channels, conv_impl=self.conv_impl, name='b4_torgb')(x, ws[:, 1])
+    keep = (jnp.arange(self.out_channels) >= self.coarse_channels).astype(img.dtype)
+    if separate:
+      img = img * keep
     if self.is_initializing():
       stage_res = self.resolution  # build every block so all parameters exist
     for res in layers.resolutions(8, stage_res):
@@ -89,11 +104,45 @@ class SynthesisNetwork(nn.Module):
       x = layers.StyleLayer(self._ch(res), conv_impl=self.conv_impl, name=f'b{res}_conv1')(
           x, ws[:, i + 1], key_for(i + 1))
       rgb = layers.ToRGB(self.out_channels, conv_impl=self.conv_impl, name=f'b{res}_torgb')(x, ws[:, i + 2])
-      if self.coarse_channels and self.coarse_max_res and res > self.coarse_max_res:
-        keep = jnp.arange(self.out_channels) >= self.coarse_channels
-        rgb = rgb * keep.astype(rgb.dtype)
+      if separate or (self.coarse_channels and self.coarse_max_res and res > self.coarse_max_res):
+        rgb = rgb * keep
       if res == stage_res:  # fade-in of the newest block (alpha=1: no-op)
         rgb = rgb * jnp.asarray(fade_alpha, rgb.dtype)
       img = layers.upsample2d(img) + rgb
+    if separate:
+      pad = jnp.zeros(coarse.shape[:3] + (self.out_channels - self.coarse_channels,),
+                      coarse.dtype)
+      img = img + jnp.concatenate([coarse, pad], axis=-1)
     chex.assert_shape(img, (b, stage_res, stage_res, self.out_channels))
+    return img
+
+  def _coarse_tower(self, ws, key_for, stage_res, fade_alpha):
+    """The separate tower of the first ``coarse_channels`` channels:
+    ``[B, stage_res, stage_res, coarse_channels]``, blocks 4 ..
+    min(coarse_max_res, stage_res), then FIR-upsampled to ``stage_res``
+    (as the shared tower's coarse channels are). Its noise keys are
+    ``key_for(1000 + layer)``, none shared with the main tower."""
+    b = ws.shape[0]
+    top = self.resolution if self.is_initializing() else stage_res
+    top = min(top, int(self.coarse_max_res))
+    const = layers.param(self, 'shape_const', 'normal', 1.0, (4, 4, self._ch(4)))
+    x = jnp.broadcast_to(const[None].astype(ws.dtype), (b, 4, 4, self._ch(4)))
+    x = layers.StyleLayer(self._ch(4), conv_impl=self.conv_impl, name='shape_b4_conv1')(
+        x, ws[:, 0], key_for(1000))
+    img = layers.ToRGB(self.coarse_channels, conv_impl=self.conv_impl,
+                       name='shape_b4_torgb')(x, ws[:, 1])
+    for res in layers.resolutions(8, top):
+      i = 2 * layers.check_power_of_two(res, 'res') - 5
+      x = layers.StyleLayer(self._ch(res), up=True, conv_impl=self.conv_impl,
+                            name=f'shape_b{res}_conv0')(x, ws[:, i], key_for(1000 + i))
+      x = layers.StyleLayer(self._ch(res), conv_impl=self.conv_impl,
+                            name=f'shape_b{res}_conv1')(x, ws[:, i + 1], key_for(1001 + i))
+      rgb = layers.ToRGB(self.coarse_channels, conv_impl=self.conv_impl,
+                         name=f'shape_b{res}_torgb')(x, ws[:, i + 2])
+      if res == stage_res:
+        rgb = rgb * jnp.asarray(fade_alpha, rgb.dtype)
+      img = layers.upsample2d(img) + rgb
+    out_res = self.resolution if self.is_initializing() else stage_res
+    while img.shape[1] < out_res:
+      img = layers.upsample2d(img)
     return img
