@@ -97,6 +97,8 @@ def _set(c, key, value):
     ('model.progressive_start_res', 12, 1, r'config\.model\.progressive_start_res'),
     ('model.shape_max_res', 12, 1, r'config\.model\.shape_max_res=12'),
     ('model.shape_max_res', 64, 1, r'config\.model\.shape_max_res=64'),
+    ('model.shape_branch', 'own', 1, r"config\.model\.shape_branch='own'"),
+    ('model.shape_branch', 'separate', 1, r'shape_branch.*needs model\.shape_max_res'),
     ('train.shape_lr_mult', 0.0, 1, r'config\.train\.shape_lr_mult=0\.0'),
     ('model.shape_init_scale', -0.5, 1, r'config\.model\.shape_init_scale=-0\.5'),
     ('train.shape_freeze_steps', -1, 1, r'config\.train\.shape_freeze_steps=-1'),
