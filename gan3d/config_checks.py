@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 import ml_collections
 
-from gan3d.representation import SHAPE_PARAMS, load_template
+from gan3d.representation import SHAPE_BRANCHES, SHAPE_PARAMS, load_template
 DATA_RESUME = ('skip', 'reseed')
 DATA_NAMES = ('synthetic', 'ffhq', 'folder')
 
@@ -109,8 +109,8 @@ def validate(config: ml_collections.ConfigDict,
           f'must be 0 (off) or a power of two in [4, 2 * resolution = {2 * res}]')
   if 'shape_branch' in config.model:
     branch = config.model.shape_branch
-    if branch not in ('shared', 'separate'):
-      _fail('model.shape_branch', branch, "must be 'shared' or 'separate'")
+    if branch not in SHAPE_BRANCHES:
+      _fail('model.shape_branch', branch, f'must be one of {SHAPE_BRANCHES}')
     if branch == 'separate' and not smr:
       _fail('model.shape_branch', branch,
             'needs model.shape_max_res > 0 (the separate tower runs up to it)')

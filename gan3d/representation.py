@@ -33,6 +33,10 @@ import numpy as np
 
 SHAPE_PARAMS = ('raw', 'offset_disc', 'offset_hemisphere', 'offset_paraboloid',
                 'offset_template')
+# model.shape_branch: 'shared' (the shape channels are toRGB outputs of G_o's
+# own blocks, the paper) or 'separate' (a tower of their own,
+# gan3d.models.synthesis).
+SHAPE_BRANCHES = ('shared', 'separate')
 
 
 # ----------------------------------------------------------------------------

@@ -27,9 +27,7 @@ from gan3d.models.mapping import MappingNetwork
 from gan3d.models.synthesis import SynthesisNetwork, num_ws_for
 
 GENERATORS = ('object', 'background')
-# model.shape_branch: 'shared' (the shape channels are toRGB outputs of G_o's
-# own blocks, the paper) or 'separate' (a tower of their own, synthesis.py).
-SHAPE_BRANCHES = ('shared', 'separate')
+SHAPE_BRANCHES = representation.SHAPE_BRANCHES
 
 
 class StyleGenerator(nn.Module):
