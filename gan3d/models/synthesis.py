@@ -29,6 +29,10 @@ channels come from a tower of their own (``shape_const``,
 toRGB outputs; the same styles ``ws``), and the main tower's toRGB outputs
 no longer reach them. The two parts then share no weights: training the
 texture cannot move the coarse channels (``model.shape_branch='separate'``).
+The main tower's toRGB layers keep their outputs for those c channels
+(multiplied by 0, so they get no gradient): every toRGB then has the same
+channel layout, which ``model.shape_init_scale`` and ``train.shape_lr_mult``
+index by position. Both towers are built by one helper, ``_tower``.
 """
 
 from __future__ import annotations
@@ -79,70 +83,70 @@ class SynthesisNetwork(nn.Module):
       raise ValueError(f'stage_res {stage_res} exceeds the network resolution '
                        f'{self.resolution}')
     b = ws.shape[0]
-
-    def key_for(layer_idx: int) -> Optional[jax.Array]:
-      return None if noise_key is None else jax.random.fold_in(noise_key, layer_idx)
-
-    separate = bool(self.coarse_separate and self.coarse_channels and self.coarse_max_res)
+    # Initialisation builds every block so that all parameters exist.
+    top = self.resolution if self.is_initializing() else stage_res
+    c, r = int(self.coarse_channels), int(self.coarse_max_res)
+    banded = bool(c and r)
+    separate = bool(self.coarse_separate and banded)
+    keep = (jnp.arange(self.out_channels) >= c).astype(ws.dtype)
     coarse = None
+    if separate:   # built first: the order of self.param calls fixes their init keys
+      coarse = self._tower(ws, noise_key, prefix='shape_', out_channels=c,
+                           top=min(top, r), stage_res=stage_res, fade_alpha=fade_alpha,
+                           key_offset=1000, mask=None, mask_above=0)
+    # Shared tower: toRGB of blocks above r (all blocks when separate) leave
+    # the first c channels alone.
+    img = self._tower(ws, noise_key, prefix='', out_channels=self.out_channels, top=top,
+                      stage_res=stage_res, fade_alpha=fade_alpha, key_offset=0,
+                      mask=keep if banded else None, mask_above=0 if separate else r)
     if separate:
-      coarse = self._coarse_tower(ws, key_for, stage_res, fade_alpha)
-    const = layers.param(self, 'const', 'normal', 1.0, (4, 4, self._ch(4)))
-    x = jnp.broadcast_to(const[None].astype(ws.dtype), (b, 4, 4, self._ch(4)))
-    x = layers.StyleLayer(self._ch(4), conv_impl=self.conv_impl, name='b4_conv1')(x, ws[:, 0], key_for(0))
-    img = layers.ToRGB(self.out_channels, conv_impl=self.conv_impl, name='b4_torgb')(x, ws[:, 1])
-    keep = (jnp.arange(self.out_channels) >= self.coarse_channels).astype(img.dtype)
-    if separate:
-      img = img * keep
-    if self.is_initializing():
-      stage_res = self.resolution  # build every block so all parameters exist
-    for res in layers.resolutions(8, stage_res):
-      i = 2 * layers.check_power_of_two(res, 'res') - 5
-      x = layers.StyleLayer(self._ch(res), up=True, conv_impl=self.conv_impl,
-                           name=f'b{res}_conv0')(
-          x, ws[:, i], key_for(i))
-      x = layers.StyleLayer(self._ch(res), conv_impl=self.conv_impl, name=f'b{res}_conv1')(
-          x, ws[:, i + 1], key_for(i + 1))
-      rgb = layers.ToRGB(self.out_channels, conv_impl=self.conv_impl, name=f'b{res}_torgb')(x, ws[:, i + 2])
-      if separate or (self.coarse_channels and self.coarse_max_res and res > self.coarse_max_res):
-        rgb = rgb * keep
-      if res == stage_res:  # fade-in of the newest block (alpha=1: no-op)
-        rgb = rgb * jnp.asarray(fade_alpha, rgb.dtype)
-      img = layers.upsample2d(img) + rgb
-    if separate:
-      pad = jnp.zeros(coarse.shape[:3] + (self.out_channels - self.coarse_channels,),
-                      coarse.dtype)
+      while coarse.shape[1] < img.shape[1]:   # as the shared tower's coarse channels
+        coarse = layers.upsample2d(coarse)
+      pad = jnp.zeros(coarse.shape[:3] + (self.out_channels - c,), coarse.dtype)
       img = img + jnp.concatenate([coarse, pad], axis=-1)
-    chex.assert_shape(img, (b, stage_res, stage_res, self.out_channels))
+    chex.assert_shape(img, (b, top, top, self.out_channels))
     return img
 
-  def _coarse_tower(self, ws, key_for, stage_res, fade_alpha):
-    """The separate tower of the first ``coarse_channels`` channels:
-    ``[B, stage_res, stage_res, coarse_channels]``, blocks 4 ..
-    min(coarse_max_res, stage_res), then FIR-upsampled to ``stage_res``
-    (as the shared tower's coarse channels are). Its noise keys are
-    ``key_for(1000 + layer)``, none shared with the main tower."""
+  def _tower(self, ws, noise_key, *, prefix: str, out_channels: int, top: int,
+             stage_res: int, fade_alpha, key_offset: int, mask: Optional[jax.Array],
+             mask_above: int) -> jax.Array:
+    """One skip-architecture tower: ``[B, top, top, out_channels]``.
+
+    Parameters ``{prefix}const``, ``{prefix}b4_conv1``, ``{prefix}b4_torgb``
+    and ``{prefix}bR_conv0/conv1/torgb`` for 8 <= R <= top; the style of
+    layer i is ``ws[:, i]``, its noise key ``fold_in(noise_key, key_offset
+    + i)``. The toRGB output of every block above ``mask_above`` (all of
+    them at 0) is multiplied by ``mask [out_channels]`` when given; the
+    block at ``stage_res`` is faded in by ``fade_alpha``.
+    """
     b = ws.shape[0]
-    top = self.resolution if self.is_initializing() else stage_res
-    top = min(top, int(self.coarse_max_res))
-    const = layers.param(self, 'shape_const', 'normal', 1.0, (4, 4, self._ch(4)))
-    x = jnp.broadcast_to(const[None].astype(ws.dtype), (b, 4, 4, self._ch(4)))
-    x = layers.StyleLayer(self._ch(4), conv_impl=self.conv_impl, name='shape_b4_conv1')(
-        x, ws[:, 0], key_for(1000))
-    img = layers.ToRGB(self.coarse_channels, conv_impl=self.conv_impl,
-                       name='shape_b4_torgb')(x, ws[:, 1])
+
+    def key_for(layer_idx: int) -> Optional[jax.Array]:
+      if noise_key is None:
+        return None
+      return jax.random.fold_in(noise_key, key_offset + layer_idx)
+
+    def masked(rgb, res):
+      return rgb if mask is None or res <= mask_above else rgb * mask
+
+    ch4 = self._ch(4)
+    const = layers.param(self, f'{prefix}const', 'normal', 1.0, (4, 4, ch4))
+    x = jnp.broadcast_to(const[None].astype(ws.dtype), (b, 4, 4, ch4))
+    x = layers.StyleLayer(ch4, conv_impl=self.conv_impl, name=f'{prefix}b4_conv1')(
+        x, ws[:, 0], key_for(0))
+    img = layers.ToRGB(out_channels, conv_impl=self.conv_impl, name=f'{prefix}b4_torgb')(
+        x, ws[:, 1])
+    img = masked(img, 4)
     for res in layers.resolutions(8, top):
       i = 2 * layers.check_power_of_two(res, 'res') - 5
       x = layers.StyleLayer(self._ch(res), up=True, conv_impl=self.conv_impl,
-                            name=f'shape_b{res}_conv0')(x, ws[:, i], key_for(1000 + i))
+                            name=f'{prefix}b{res}_conv0')(x, ws[:, i], key_for(i))
       x = layers.StyleLayer(self._ch(res), conv_impl=self.conv_impl,
-                            name=f'shape_b{res}_conv1')(x, ws[:, i + 1], key_for(1001 + i))
-      rgb = layers.ToRGB(self.coarse_channels, conv_impl=self.conv_impl,
-                         name=f'shape_b{res}_torgb')(x, ws[:, i + 2])
-      if res == stage_res:
+                            name=f'{prefix}b{res}_conv1')(x, ws[:, i + 1], key_for(i + 1))
+      rgb = layers.ToRGB(out_channels, conv_impl=self.conv_impl,
+                         name=f'{prefix}b{res}_torgb')(x, ws[:, i + 2])
+      rgb = masked(rgb, res)
+      if res == stage_res:  # fade-in of the newest block (alpha=1: no-op)
         rgb = rgb * jnp.asarray(fade_alpha, rgb.dtype)
       img = layers.upsample2d(img) + rgb
-    out_res = self.resolution if self.is_initializing() else stage_res
-    while img.shape[1] < out_res:
-      img = layers.upsample2d(img)
     return img
