@@ -10,6 +10,7 @@
 #                      (model.shape_max_res) and a mirror-symmetric shape
 #                      (model.shape_symmetry), size constraint on; with
 #                      +no_size it is configs/synthetic.py's default;
+#   sym8               the same with blocks up to 8 x 8 only;
 #   smr8, smr16        model.shape_max_res 8 / 16 only; sym16s3: sym16 with
 #                      shape_output_scale 0.3; sym16lrM: sym16 with
 #                      train.shape_lr_mult M (e.g. sym16lr0.1);
@@ -89,6 +90,7 @@ run_one() {
       crisp|no_size|no_pyramid|yaw120) variants+=("$part") ;;
       smr8|smr16) smr=${part#smr} ;;
       sym16) smr=16; sym=True ;;
+      sym8) smr=8; sym=True ;;
       sym16s3) smr=16; sym=True; args+=(--config.model.shape_output_scale=0.3) ;;
       sym16lr*) smr=16; sym=True; args+=(--config.train.shape_lr_mult=${part#sym16lr}) ;;
       seed*) args+=(--config.seed=${part#seed}) ;;
