@@ -32,7 +32,7 @@ import functools
 import json
 import math
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from absl import logging
 import chex
@@ -159,6 +159,20 @@ def load_generator(config: ml_collections.ConfigDict, workdir: str,
     step: checkpoint step; None = the latest.
   Returns:
     {'params': EMA generator params, 'w_avg': {name: [w_dim]}, 'step': int}.
+  Raises: as `load_train_state`; FloatingPointError for NaN/Inf weights.
+  """
+  state, step = load_train_state(config, workdir, step)
+  if not bool(state_lib.all_finite(state.g_ema_params)):
+    raise FloatingPointError(f'checkpoint of step {step} has NaN/Inf generator weights')
+  logging.info('restored the EMA generator of step %d from %s', step, checkpoint_dir(workdir))
+  return {'params': state.g_ema_params, 'w_avg': state.w_avg, 'step': int(step)}
+
+
+def load_train_state(config: ml_collections.ConfigDict, workdir: str,
+                     step: Optional[int] = None) -> Tuple[state_lib.TrainState, int]:
+  """The whole `TrainState` of a checkpoint (generators, EMA, discriminator,
+  optimiser states) and its step; ``step`` None = the latest.
+
   Raises:
     FileNotFoundError: ``workdir`` has no checkpoint, or none at ``step``.
     ValueError: ``config`` builds another model than the run was trained
@@ -187,11 +201,7 @@ def load_generator(config: ml_collections.ConfigDict, workdir: str,
     restored = manager.restore(int(step), args=ocp.args.StandardRestore(target))
   finally:
     manager.close()
-  state = flax.serialization.from_state_dict(abstract, restored)
-  if not bool(state_lib.all_finite(state.g_ema_params)):
-    raise FloatingPointError(f'checkpoint of step {step} has NaN/Inf generator weights')
-  logging.info('restored the EMA generator of step %d from %s', step, checkpoint_dir(workdir))
-  return {'params': state.g_ema_params, 'w_avg': state.w_avg, 'step': int(step)}
+  return flax.serialization.from_state_dict(abstract, restored), int(step)
 
 
 # ----------------------------------------------------------------------------

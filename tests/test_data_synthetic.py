@@ -190,6 +190,23 @@ def test_light_frame():
           != synthetic.builder_name(make_config('/nonexistent', light_frame='object')))
 
 
+def test_relief_scale():
+  """render_example(relief_scale=s) scales the face's object z (a traced
+  value: one compilation): 0 puts every canonical surface point on z = 0,
+  -1 (the hollow face) changes the photo, 1 is the data set's render."""
+  config = make_config('/nonexistent')
+  spec = synthetic.spec_from_config(config)
+  keys = synthetic.example_keys(0, 'train', np.arange(4))
+  run = jax.jit(jax.vmap(lambda k, s: synthetic.render_example(k, spec, s), in_axes=(0, None)))
+  ref, flat, hollow = (jax.device_get(run(keys, jnp.float32(s))) for s in (1.0, 0.0, -1.0))
+  expect = jax.device_get(synthetic.render_batch(keys, spec))
+  np.testing.assert_allclose(ref['image'], expect['image'], atol=1e-5)
+  assert np.abs(ref['canonical_points'][..., 2]).max() > 0.3
+  np.testing.assert_allclose(flat['canonical_points'][..., 2], 0.0, atol=1e-6)
+  assert np.abs(hollow['image'] - ref['image']).max() > 0.05
+  assert int(np.max(hollow['overflow'])) == 0
+
+
 def test_bad_resolution():
   config = make_config('/nonexistent')
   config.resolution = 48

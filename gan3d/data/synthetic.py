@@ -164,12 +164,17 @@ def _downsample_gt(spec: SynthSpec, mask, depth, normals=None):
   return cov, m, depth_lr, jnp.where(m[..., None], n, 0.0)
 
 
-def render_example(key, spec: SynthSpec):
+def render_example(key, spec: SynthSpec, relief_scale: float = 1.0):
   """Renders one example; returns a dict of float arrays (see module doc).
 
   Besides the stored fields, returns 'background' [N, N, 3] in [0, 1] (the
   downsampled background alone), 'image' as float [N, N, 3] in [0, 1] and
   'overflow' (triangles clipped by the rasterizer window; must be 0).
+
+  ``relief_scale`` multiplies the object z of the face's vertices before
+  anything is rendered: 1 is the data set; -1 turns the face inside out
+  (the hollow face), 0 flattens it onto the z = 0 plane. Diagnostics only
+  (`benchmarks.discriminator_probe`); the data set always uses 1.
   """
   n, s = spec.resolution, spec.hires
   k_face, k_tex, k_bg, k_u, k_pts = (jax.random.fold_in(key, i)
@@ -179,6 +184,7 @@ def render_example(key, spec: SynthSpec):
   params = faces.sample_face_params(k_face, dict(spec.face))
   verts = faces.face_vertices(params, spec.mesh_res, spec.disc_radius,
                               spec.fit_radius)
+  verts = verts * jnp.array([1.0, 1.0, relief_scale], verts.dtype)
   tri = render.topology.grid_faces(spec.mesh_res)
   uv = faces.face_uv(spec.mesh_res)
   tex = faces.face_texture(params, k_tex, spec.texture_res)
