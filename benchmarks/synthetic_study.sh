@@ -41,6 +41,10 @@
 #                      (data.synthetic.shading False), or the light attached
 #                      to the face (data.synthetic.light_frame object), so
 #                      that the shading is view-independent;
+#   tiltT              other training data and light prior: the light cone's
+#                      centre turned up by T degrees in both
+#                      (data.synthetic.light_tilt_deg, light.tilt_deg; build
+#                      such data once before two runs share it);
 #   nohair             other training data: no hair above the hairline
 #                      (data.synthetic.face.hairline (1.5, 1.5), above the
 #                      face; the hair at the sides of the head stays);
@@ -110,6 +114,8 @@ run_one() {
       lit) light=camera ;;
       unlit) light=none ;;
       objlight) args+=(--config.data.synthetic.light_frame=object) ;;
+      tilt*) # the data's light cone and the generator's light prior turned up
+        args+=(--config.data.synthetic.light_tilt_deg=${part#tilt} --config.light.tilt_deg=${part#tilt}) ;;
       nohair) args+=("--config.data.synthetic.face.hairline=(1.5,1.5)") ;;
       *) echo "unknown run $part (in $name)" >&2; return 2 ;;
     esac

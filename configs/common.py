@@ -68,17 +68,19 @@ def viewpoint_config(yaw=(-45.0, 45.0), pitch=(-15.0, 15.0)
 
 
 def light_config(model: str = 'none', spread_deg: float = 40.0,
-                 ambient=(0.35, 0.6)) -> ml_collections.ConfigDict:
+                 ambient=(0.35, 0.6), tilt_deg: float = 0.0) -> ml_collections.ConfigDict:
   """``config.light``: the light prior p_l of `gan3d.models.lighting`.
 
   model 'none' renders the albedo (the paper); 'camera' shades the texture
-  (Lambert) with a light within ``spread_deg`` of the viewing axis and an
-  ambient fraction uniform in ``ambient`` = (min, max).
+  (Lambert) with a light within ``spread_deg`` of the viewing axis (the
+  cone's centre turned up by ``tilt_deg``) and an ambient fraction uniform
+  in ``ambient`` = (min, max).
   """
   c = ml_collections.ConfigDict()
   c.model = str(model)
   c.spread_deg = float(spread_deg)
   c.ambient = tuple(float(x) for x in ambient)
+  c.tilt_deg = float(tilt_deg)
   return c
 
 

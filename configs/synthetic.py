@@ -79,7 +79,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # of lights (the synthetic photos are lit by a light near the camera).
   c.light = common.light_config('none',
                                 spread_deg=c.data.synthetic.light_spread_deg,
-                                ambient=c.data.synthetic.ambient)
+                                ambient=c.data.synthetic.ambient,
+                                tilt_deg=c.data.synthetic.light_tilt_deg)
 
   t = c.train = common.train_config()
   t.batch_size = 16

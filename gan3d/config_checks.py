@@ -134,6 +134,8 @@ def validate(config: ml_collections.ConfigDict,
     if lm not in lighting.LIGHT_MODELS:
       _fail('light.model', lm, f'unknown; expected one of {lighting.LIGHT_MODELS}')
     _float(config, 'light.spread_deg', 0.0, 90.0)
+    if 'tilt_deg' in config.light:
+      _float(config, 'light.tilt_deg', -90.0, 90.0)
     _range(config, 'light.ambient', 0.0, 1.0, unit=' (fractions)')
 
   # --- data

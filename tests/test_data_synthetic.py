@@ -164,7 +164,8 @@ def test_overflow_grows_window():
 
 @pytest.mark.parametrize('name,value', [
     ('yaw_range_deg', (10.0, -10.0)), ('bg_noise_strength', (0.0, 0.1)),
-    ('fit_radius', 1.5), ('num_points', 10 ** 7), ('light_frame', 'sun')])
+    ('fit_radius', 1.5), ('num_points', 10 ** 7), ('light_frame', 'sun'),
+    ('light_tilt_deg', -100.0)])
 def test_bad_config(name, value):
   config = make_config('/nonexistent', **{name: value})
   with pytest.raises(ValueError, match=name):
@@ -188,6 +189,26 @@ def test_light_frame():
   assert (synthetic.builder_name(old)
           == synthetic.builder_name(make_config('/nonexistent', light_frame='camera'))
           != synthetic.builder_name(make_config('/nonexistent', light_frame='object')))
+  del old.data.synthetic['light_tilt_deg']
+  assert (synthetic.builder_name(old)
+          == synthetic.builder_name(make_config('/nonexistent', light_tilt_deg=0.0))
+          != synthetic.builder_name(make_config('/nonexistent', light_tilt_deg=30.0)))
+
+
+def test_light_tilt_lights_the_top():
+  """light_tilt_deg turns the light up: at the canonical view with a light
+  of no spread, the upper half of each face gets brighter relative to its
+  lower half than with the light on the view axis."""
+  def top_over_bottom(tilt):
+    config = make_config('/nonexistent', light_tilt_deg=tilt, light_spread_deg=0.0,
+                         yaw_range_deg=(0.0, 0.0), pitch_range_deg=(0.0, 0.0))
+    out = jax.device_get(synthetic.render_batch(
+        synthetic.example_keys(0, 'train', np.arange(4)), synthetic.spec_from_config(config)))
+    img, cov = out['image'].mean(-1), out['coverage'] == 1
+    h = N // 2
+    return np.array([img[b, :h][cov[b, :h]].mean() / img[b, h:][cov[b, h:]].mean()
+                     for b in range(4)])
+  assert np.all(top_over_bottom(60.0) > top_over_bottom(0.0) * 1.1)
 
 
 def test_relief_scale():

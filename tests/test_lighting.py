@@ -136,6 +136,13 @@ def test_sample_lights_follow_the_prior():
   np.testing.assert_array_equal(lights, again)
   front = np.asarray(lighting.frontal_lights(3, cfg))
   np.testing.assert_allclose(front, [[0, 0, 1, 0.35]] * 3, atol=1e-7)
+  # tilt_deg turns the cone's centre up (+y): the same lights, turned.
+  tilted = np.asarray(lighting.sample_lights(
+      jax.random.PRNGKey(0), 4096, common.light_config('camera', 30.0, (0.2, 0.5), tilt_deg=50.0)))
+  centre = np.array([0.0, math.sin(math.radians(50)), math.cos(math.radians(50))])
+  angle_t = np.degrees(np.arccos(np.clip(tilted[:, :3] @ centre, -1, 1)))
+  np.testing.assert_allclose(angle_t, angle, atol=1e-2)
+  assert tilted[:, 1].mean() > 0.6 and abs(tilted[:, 0].mean()) < 0.02
 
 
 def test_gradients_finite_at_degenerate_shapes():
@@ -199,6 +206,7 @@ def test_render_scene_with_and_without_light():
     ('spread_deg', 120.0, 'light.spread_deg'),
     ('ambient', (0.7, 0.2), 'light.ambient'),
     ('ambient', (0.1, 1.5), 'light.ambient'),
+    ('tilt_deg', 95.0, 'light.tilt_deg'),
 ])
 def test_config_checks_reject_bad_lights(key, value, message):
   c = synthetic.get_config()

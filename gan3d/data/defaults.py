@@ -43,6 +43,12 @@ Synthetic faces (`config.data.synthetic`):
   light_spread_deg         light direction within this angle of the view axis
                            ('camera' frame) or of the face's front, +z
                            ('object' frame).
+  light_tilt_deg           the centre of that cone turned this many degrees
+                           up (+y) from the view axis / the face's front:
+                           0 = centred on it (the default); natural photos
+                           are mostly lit from above, and a tilted light
+                           tells a hollow face from a convex one (README
+                           "The discriminator cannot tell a hollow face ...").
   light_frame              'camera': the light is drawn relative to the camera,
                            so the shading of a face changes with the viewpoint
                            (a flash-like light, as in many photos; the
@@ -100,6 +106,7 @@ def synthetic_config() -> ml_collections.ConfigDict:
   c.ambient = (0.35, 0.6)
   c.light_spread_deg = 40.0
   c.light_frame = 'camera'
+  c.light_tilt_deg = 0.0
   c.bg_noise_octaves = 5
   c.bg_noise_strength = (0.08, 0.35)
   c.bg_texture_strength = (0.0, 0.15)

@@ -77,6 +77,7 @@ class SynthSpec:
   bg_texture_strength: tuple[float, float]
   num_points: int
   face: tuple[tuple[str, tuple[float, float]], ...]
+  light_tilt_deg: float = 0.0
 
   @property
   def hires(self) -> int:
@@ -102,6 +103,9 @@ def spec_from_config(config) -> SynthSpec:
   light_frame = str(s.get('light_frame', 'camera'))
   if light_frame not in LIGHT_FRAMES:
     raise ValueError(f'synthetic.light_frame={light_frame!r}: must be one of {LIGHT_FRAMES}')
+  light_tilt = float(s.get('light_tilt_deg', 0.0))
+  if not -90.0 <= light_tilt <= 90.0:
+    raise ValueError(f'synthetic.light_tilt_deg={light_tilt}: must be in [-90, 90]')
   if not 0 < s.fit_radius <= 1:
     raise ValueError(f'synthetic.fit_radius={s.fit_radius}: must be in (0, 1]')
   if not 0 < s.disc_radius <= 1:
@@ -132,7 +136,7 @@ def spec_from_config(config) -> SynthSpec:
       bg_noise_octaves=int(s.bg_noise_octaves),
       bg_noise_strength=tuple(map(float, s.bg_noise_strength)),
       bg_texture_strength=tuple(map(float, s.bg_texture_strength)),
-      num_points=int(s.num_points), face=face)
+      num_points=int(s.num_points), face=face, light_tilt_deg=light_tilt)
 
 
 def _box(x, f):
@@ -207,12 +211,14 @@ def render_example(key, spec: SynthSpec, relief_scale: float = 1.0):
       jnp.sum(out.normals * rays, -1, keepdims=True) > 0, -1.0, 1.0)
   albedo = out.image
   if spec.shading:
-    # Light within light_spread_deg of the view axis, uniform over the cap's
-    # projected disc.
+    # Light within light_spread_deg of the view axis (turned up by
+    # light_tilt_deg), uniform over the cap's projected disc.
     a = jnp.deg2rad(spec.light_spread_deg) * jnp.sqrt(u[2])
     phi = 2 * math.pi * u[3]
     light = jnp.stack([jnp.sin(a) * jnp.cos(phi), jnp.sin(a) * jnp.sin(phi),
                        jnp.cos(a)])
+    # The cone's centre turned up (+y) by light_tilt_deg.
+    light = render.camera.tilt_up(light, math.radians(spec.light_tilt_deg))
     if spec.light_frame == 'object':
       # Drawn around the object's +z axis and turned with the object: the
       # shading is then the same from every viewpoint (a texture).
@@ -323,6 +329,8 @@ def builder_name(config) -> str:
   if spec_dict['light_frame'] == 'camera':
     # The default before the knob existed: data sets built then keep their name.
     del spec_dict['light_frame']
+  if spec_dict['light_tilt_deg'] == 0.0:
+    del spec_dict['light_tilt_deg']   # likewise
   ident = dict(spec=spec_dict, seed=int(s.seed),
                num_train=int(s.num_train), num_test=int(s.num_test),
                version=VERSION)

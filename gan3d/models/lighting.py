@@ -15,7 +15,8 @@ camera frame, a the ambient fraction. Prior (``config.light``):
 
   model = 'camera': l within ``spread_deg`` of the viewing axis (+z), uniform
     over the projected disc of that cone (a = spread sqrt(u1), phi = 2 pi
-    u2), a uniform in ``ambient`` = (min, max): the family of lights of the
+    u2), the cone's centre turned up (+y) by ``tilt_deg`` (default 0), a
+    uniform in ``ambient`` = (min, max): the family of lights of the
     synthetic data set (`gan3d.data.synthetic`, light_frame='camera');
   model = 'none': no shading (the paper's generator; I = albedo).
 
@@ -67,6 +68,7 @@ def sample_lights(rng: jax.Array, batch: int, light_cfg: Any) -> jax.Array:
   phi = 2.0 * math.pi * u[:, 1]
   direction = jnp.stack([jnp.sin(a) * jnp.cos(phi), jnp.sin(a) * jnp.sin(phi),
                          jnp.cos(a)], -1)
+  direction = camera.tilt_up(direction, math.radians(float(light_cfg.get('tilt_deg', 0.0))))
   ambient = lo + u[:, 2] * (hi - lo)
   return jnp.concatenate([direction, ambient[:, None]], -1)
 

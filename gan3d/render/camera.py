@@ -40,6 +40,15 @@ def rotation_matrix(viewpoint):
   return r_x @ r_y
 
 
+def tilt_up(direction, angle):
+  """Turns directions ``[..., 3]`` about the x axis by ``angle`` (radians), so
+  that +z goes to ``(0, sin(angle), cos(angle))``: up (+y) for angle > 0.
+  Used for light cones centred above the viewing axis."""
+  x, y, z = direction[..., 0], direction[..., 1], direction[..., 2]
+  c, s = jnp.cos(angle), jnp.sin(angle)
+  return jnp.stack([x, c * y + s * z, c * z - s * y], -1)
+
+
 def sample_viewpoints(rng, batch, yaw_range_deg=(-45.0, 45.0),
                       pitch_range_deg=(-15.0, 15.0)):
   """Uniform viewpoints [batch, 2] (yaw, pitch) in radians from degree ranges.
