@@ -138,6 +138,15 @@ def test_run_config_ignores_init_only_and_added_keys(tmp_path):
   with pytest.raises(ValueError, match='model.base_template'):
     checkpoint.check_run_config(other, workdir)
   other.model.base_template = ''
+  assert 'tilt_deg' in record['light']
+  del record['light']['tilt_deg']               # likewise (light.tilt_deg, old value 0)
+  with open(os.path.join(workdir, 'config.json'), 'w') as fh:
+    json.dump(record, fh)
+  checkpoint.check_run_config(other, workdir)
+  other.light.tilt_deg = 30.0
+  with pytest.raises(ValueError, match='light.tilt_deg'):
+    checkpoint.check_run_config(other, workdir)
+  other.light.tilt_deg = 0.0
   other.model.s_max = 2.0                       # a real model key still counts
   with pytest.raises(ValueError, match='model.s_max'):
     checkpoint.check_run_config(other, workdir)
