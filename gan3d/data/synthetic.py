@@ -213,12 +213,8 @@ def render_example(key, spec: SynthSpec, relief_scale: float = 1.0):
   if spec.shading:
     # Light within light_spread_deg of the view axis (turned up by
     # light_tilt_deg), uniform over the cap's projected disc.
-    a = jnp.deg2rad(spec.light_spread_deg) * jnp.sqrt(u[2])
-    phi = 2 * math.pi * u[3]
-    light = jnp.stack([jnp.sin(a) * jnp.cos(phi), jnp.sin(a) * jnp.sin(phi),
-                       jnp.cos(a)])
-    # The cone's centre turned up (+y) by light_tilt_deg.
-    light = render.camera.tilt_up(light, math.radians(spec.light_tilt_deg))
+    light = render.camera.light_cone(u[2], u[3], jnp.deg2rad(spec.light_spread_deg),
+                                     math.radians(spec.light_tilt_deg))
     if spec.light_frame == 'object':
       # Drawn around the object's +z axis and turned with the object: the
       # shading is then the same from every viewpoint (a texture).

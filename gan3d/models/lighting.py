@@ -64,11 +64,8 @@ def sample_lights(rng: jax.Array, batch: int, light_cfg: Any) -> jax.Array:
   the light (3) and the ambient fraction (1)."""
   lo, hi = (float(x) for x in light_cfg.ambient)
   u = jax.random.uniform(rng, (batch, 3))
-  a = math.radians(float(light_cfg.spread_deg)) * jnp.sqrt(u[:, 0])
-  phi = 2.0 * math.pi * u[:, 1]
-  direction = jnp.stack([jnp.sin(a) * jnp.cos(phi), jnp.sin(a) * jnp.sin(phi),
-                         jnp.cos(a)], -1)
-  direction = camera.tilt_up(direction, math.radians(float(light_cfg.get('tilt_deg', 0.0))))
+  direction = camera.light_cone(u[:, 0], u[:, 1], math.radians(float(light_cfg.spread_deg)),
+                                math.radians(float(light_cfg.get('tilt_deg', 0.0))))
   ambient = lo + u[:, 2] * (hi - lo)
   return jnp.concatenate([direction, ambient[:, None]], -1)
 

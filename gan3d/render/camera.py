@@ -12,6 +12,8 @@ y down.
 """
 from __future__ import annotations
 
+import math
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -47,6 +49,20 @@ def tilt_up(direction, angle):
   x, y, z = direction[..., 0], direction[..., 1], direction[..., 2]
   c, s = jnp.cos(angle), jnp.sin(angle)
   return jnp.stack([x, c * y + s * z, c * z - s * y], -1)
+
+
+def light_cone(u_angle, u_phi, spread, tilt):
+  """Unit directions ``[..., 3]`` spread uniformly over the projected disc of
+  a cone of half-angle ``spread`` (radians) around +z, its centre turned up
+  by ``tilt`` (radians, `tilt_up`): angle ``spread * sqrt(u_angle)`` from
+  the centre, azimuth ``2 pi u_phi``, for ``u_angle, u_phi`` uniform in
+  [0, 1) of any (equal) shape. The light priors of the synthetic data set
+  and of the lit generator both draw from it."""
+  a = spread * jnp.sqrt(u_angle)
+  phi = 2 * math.pi * u_phi
+  direction = jnp.stack([jnp.sin(a) * jnp.cos(phi), jnp.sin(a) * jnp.sin(phi),
+                         jnp.cos(a)], -1)
+  return tilt_up(direction, tilt)
 
 
 def sample_viewpoints(rng, batch, yaw_range_deg=(-45.0, 45.0),
