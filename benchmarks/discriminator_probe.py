@@ -16,8 +16,8 @@ discriminator that tells the shapes apart scores the true relief highest;
 equal logits mean the images give it nothing to push the shape with.
 
 The renders use the data set's crisp rasterizer and window; faces whose
-render overflows that window are re-rendered with a larger one (as the data
-set does). Costs about a minute per checkpoint on the 2-core CPU.
+render overflows that window are re-rendered with a larger one, by the data
+set's own `synthetic.render_without_overflow`. Costs about a minute per checkpoint on the 2-core CPU.
 
 Run (the config flags of the run, as for `launch.evaluate`):
   python -m benchmarks.discriminator_probe --config=configs/synthetic.py \
@@ -27,8 +27,6 @@ Run (the config flags of the run, as for `launch.evaluate`):
 """
 from __future__ import annotations
 
-import dataclasses
-import functools
 import json
 
 from absl import app
@@ -51,28 +49,14 @@ _RELIEF = flags.DEFINE_list('relief', ['1', '-1', '0.5', '0'],
                             'relief scales; the first must be 1 (the data)')
 
 
-@functools.lru_cache(maxsize=None)
-def _renderer(spec: synthetic.SynthSpec):
-  """``(keys [B], relief) -> render_example`` outputs, compiled once per spec."""
-  return jax.jit(jax.vmap(lambda k, r: synthetic.render_example(k, spec, r), in_axes=(0, None)))
-
-
 def render_faces(spec: synthetic.SynthSpec, keys, relief: float, batch: int) -> np.ndarray:
   """``[num, N, N, 3]`` uint8 renders of the faces of ``keys`` with their
-  object z multiplied by ``relief``; a batch whose render overflows the
-  rasterizer's window is re-rendered with a window twice as large."""
-  out = []
-  for i in range(0, len(keys), batch):
-    k, window = keys[i:i + batch], spec.window
-    while True:
-      r = _renderer(dataclasses.replace(spec, window=window))(k, jnp.float32(relief))
-      if int(jnp.max(r['overflow'])) == 0:
-        break
-      if window >= 64:
-        raise RuntimeError(f'relief {relief}: triangles overflow a {window}-pixel window')
-      window *= 2
-    out.append(np.asarray(jnp.clip(jnp.round(r['image'] * 255.0), 0, 255), np.uint8))
-  return np.concatenate(out)
+  object z multiplied by ``relief``, made and quantised as the data set's
+  (`synthetic.render_without_overflow`, `synthetic.to_uint8`)."""
+  return np.concatenate([
+      synthetic.to_uint8(synthetic.render_without_overflow(
+          keys[i:i + batch], spec, relief_scale=jnp.float32(relief))['image'])
+      for i in range(0, len(keys), batch)])
 
 
 def main(argv):

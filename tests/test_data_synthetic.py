@@ -156,7 +156,7 @@ def test_overflow_grows_window():
   config = make_config('/nonexistent', window=1, canonical_window=1)
   spec = synthetic.spec_from_config(config)
   keys = synthetic.example_keys(0, 'train', np.arange(2))
-  small = synthetic._render_without_overflow(keys, spec)
+  small = synthetic.render_without_overflow(keys, spec)
   ref = jax.device_get(synthetic.render_batch(
       keys, dataclasses.replace(spec, window=8, canonical_window=8)))
   np.testing.assert_allclose(small['image'], ref['image'], atol=1e-6)
@@ -212,14 +212,14 @@ def test_light_tilt_lights_the_top():
 
 
 def test_relief_scale():
-  """render_example(relief_scale=s) scales the face's object z (a traced
+  """render_batch(relief_scale=s) scales the face's object z (a traced
   value: one compilation): 0 puts every canonical surface point on z = 0,
   -1 (the hollow face) changes the photo, 1 is the data set's render."""
   config = make_config('/nonexistent')
   spec = synthetic.spec_from_config(config)
   keys = synthetic.example_keys(0, 'train', np.arange(4))
-  run = jax.jit(jax.vmap(lambda k, s: synthetic.render_example(k, spec, s), in_axes=(0, None)))
-  ref, flat, hollow = (jax.device_get(run(keys, jnp.float32(s))) for s in (1.0, 0.0, -1.0))
+  ref, flat, hollow = (jax.device_get(synthetic.render_batch(keys, spec, jnp.float32(s)))
+                       for s in (1.0, 0.0, -1.0))
   expect = jax.device_get(synthetic.render_batch(keys, spec))
   np.testing.assert_allclose(ref['image'], expect['image'], atol=1e-5)
   assert np.abs(ref['canonical_points'][..., 2]).max() > 0.3

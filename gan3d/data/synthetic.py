@@ -244,9 +244,10 @@ def render_example(key, spec: SynthSpec, relief_scale: float = 1.0):
 
 
 @functools.partial(jax.jit, static_argnums=(1,))
-def render_batch(keys, spec: SynthSpec):
-  """`render_example` vmapped over keys [B] (or [B, 2] raw keys)."""
-  return jax.vmap(lambda k: render_example(k, spec))(keys)
+def render_batch(keys, spec: SynthSpec, relief_scale=1.0):
+  """`render_example` vmapped over keys [B] (or [B, 2] raw keys);
+  ``relief_scale`` (traced: no recompilation) as there."""
+  return jax.vmap(lambda k: render_example(k, spec, relief_scale))(keys)
 
 
 def example_keys(seed: int, split: str, indices):
@@ -256,10 +257,15 @@ def example_keys(seed: int, split: str, indices):
       jnp.asarray(indices, jnp.uint32))
 
 
+def to_uint8(image) -> np.ndarray:
+  """Float image(s) in [0, 1] -> uint8, as the data set stores its photos."""
+  return np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
+
+
 def to_record(ex: dict, i: int) -> dict:
   """Float example (numpy, one item) -> stored fields (uint8 image etc.)."""
   return dict(
-      image=np.round(np.clip(ex['image'], 0, 1) * 255).astype(np.uint8),
+      image=to_uint8(ex['image']),
       depth=ex['depth'].astype(np.float32),
       normals=ex['normals'].astype(np.float16),
       mask=ex['mask'].astype(bool),
@@ -270,14 +276,15 @@ def to_record(ex: dict, i: int) -> dict:
       index=np.int64(i))
 
 
-def _render_without_overflow(keys, spec: SynthSpec, max_window: int = 32):
+def render_without_overflow(keys, spec: SynthSpec, max_window: int = 32,
+                            relief_scale: float = 1.0):
   """`render_batch`, re-rendered with larger windows while triangles overflow.
 
   The window only bounds the pixels tested per triangle, so a render without
   overflow is the same whatever the window: results stay deterministic.
   """
   while True:
-    out = jax.device_get(render_batch(keys, spec))
+    out = jax.device_get(render_batch(keys, spec, relief_scale))
     if int(np.max(out['overflow'])) == 0:
       return out
     if max(spec.window, spec.canonical_window) >= max_window:
@@ -295,7 +302,7 @@ def generate(spec: SynthSpec, seed: int, split: str, num: int,
 
   The last batch is padded to `batch_size` (no recompilation) and trimmed.
   Batches where a triangle overflows the rasterizer window are re-rendered
-  with a larger window (same result, see `_render_without_overflow`).
+  with a larger window (same result, see `render_without_overflow`).
   """
   if batch_size < 1:
     raise ValueError(f'synthetic.gen_batch_size={batch_size}: must be >= 1')
@@ -306,7 +313,7 @@ def generate(spec: SynthSpec, seed: int, split: str, num: int,
     for start in range(0, num, batch_size):
       idx = np.arange(start, start + batch_size)
       count = min(batch_size, num - start)
-      out = _render_without_overflow(example_keys(seed, split, idx), spec)
+      out = render_without_overflow(example_keys(seed, split, idx), spec)
       for b in range(count):
         yield start + b, to_record({k: v[b] for k, v in out.items()},
                                    start + b)
