@@ -7,6 +7,8 @@ random triangle soups with occlusions, silhouettes, off-screen and partially
 visible triangles.
 """
 
+import functools
+
 import jax
 import numpy as np
 import pytest
@@ -285,7 +287,8 @@ CASES = [
 ]
 
 
-def _run_both(case, dtype, h=H, w=W, num_triangles=16, viewpoint=None):
+def _run_both(case, dtype, h=H, w=W, num_triangles=16, viewpoint=None,
+              jit=False):
   import jax.numpy as jnp
   from gan3d import render
   seed, soft, use_tex, bw, slope, cull = case
@@ -300,9 +303,13 @@ def _run_both(case, dtype, h=H, w=W, num_triangles=16, viewpoint=None):
                                 background=bg, viewpoint=viewpoint,
                                 normals_mode='vertex', **kw)
   cast = lambda x: jnp.asarray(x, dtype)
-  got = _render(
+  # jit=True for a case of its own shapes: one compiled program is cheaper
+  # than compiling each of its eager operations.
+  render_fn = (jax.jit(functools.partial(render.render_mesh, settings=settings))
+               if jit else functools.partial(_render, settings=settings))
+  got = render_fn(
       cast(sc['vertices']), jnp.asarray(sc['faces'], jnp.int32),
-      settings=settings, background=cast(bg),
+      background=cast(bg),
       viewpoint=None if viewpoint is None else cast(viewpoint),
       **{k: cast(x) for k, x in kw.items()})
   return expect, got
@@ -364,5 +371,5 @@ def test_matches_reference_non_square():
   import jax.numpy as jnp
   with jax.enable_x64(True):
     expect, got = _run_both((21, True, False, 1.0, 0.0, False), jnp.float64,
-                            h=12, w=20)
+                            h=12, w=20, jit=True)
     _compare(expect, got, atol=1e-8, min_margin=1e-7)

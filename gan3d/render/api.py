@@ -243,6 +243,11 @@ def render_mesh(vertices, faces, *, settings: RenderSettings,
                       soft_overflow=soft_overflow)
 
 
+# One compiled program per settings and shapes: run eagerly, the projection's
+# few dozen operations each cost a dispatch (and a compilation on first use).
+_project_jit = jax.jit(camera.project, static_argnums=(2,))
+
+
 def suggest_window(vertices, faces, settings: RenderSettings,
                    viewpoints=None) -> int:
   """Smallest window K that clips no triangle for these inputs (host-side):
@@ -258,8 +263,8 @@ def suggest_window(vertices, faces, settings: RenderSettings,
       np.broadcast_to(np.asarray(viewpoints), (len(vertices), 2)))
   k = 1
   for verts, vp in zip(vertices, vps):
-    xy, depth = camera.project(jnp.asarray(verts), None if vp is None
-                               else jnp.asarray(vp), settings)
+    xy, depth = _project_jit(jnp.asarray(verts), None if vp is None
+                             else jnp.asarray(vp), settings)
     tri = np.asarray(xy)[faces]
     ok = np.all(np.asarray(depth)[faces] > settings.near, 1) & np.all(
         np.isfinite(tri), (1, 2))
