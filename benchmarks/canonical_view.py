@@ -13,7 +13,10 @@ prints per set
   pixels       mean covered pixels;
 
 and the angle between the generated and ground-truth *mean* normal maps over
-the pixels both cover. With ``--out`` it writes a PNG: the mean normal maps
+the pixels both cover; and ``image_centre``: the brightness of the real test
+images and of the generated ones (at the prior's viewpoints and lights, as
+in training) inside the central disc of radius 0.3 N (on the face in every
+view): its mean (images in [-1, 1]) and top half minus bottom half. With ``--out`` it writes a PNG: the mean normal maps
 (ground truth, generated, |coverage difference|) above 8 ground-truth and 8
 generated normal maps.
 
@@ -56,6 +59,18 @@ def orientation(normals: np.ndarray, mask: np.ndarray) -> dict:
               pixels=round(float(mask.sum((1, 2)).mean()), 1))
 
 
+def centre_brightness(images: np.ndarray) -> dict:
+  """images [B, N, N, 3] in [-1, 1] -> mean grey level inside the central
+  disc of radius 0.3 N, and its top half's mean minus its bottom half's."""
+  n = images.shape[1]
+  yy, xx = np.mgrid[:n, :n] + 0.5
+  disc = (xx - n / 2) ** 2 + (yy - n / 2) ** 2 < (0.3 * n) ** 2
+  grey = np.asarray(images, np.float64).mean(-1)
+  top, bottom = disc & (yy < n / 2), disc & (yy >= n / 2)
+  return dict(mean=round(float(grey[:, disc].mean()), 4),
+              top_minus_bottom=round(float(grey[:, top].mean() - grey[:, bottom].mean()), 4))
+
+
 def mean_map(normals: np.ndarray, mask: np.ndarray):
   m = mask[..., None].astype(np.float64)
   return (normals * m).sum(0) / np.maximum(m.sum(0), 1.0), mask.mean(0)
@@ -85,6 +100,9 @@ def main(argv):
   r_n, r_mask = np.asarray(ref['normals'], np.float64), np.asarray(ref['normal_mask'])
   out = {'step': step, 'ground_truth': orientation(r_n, r_mask),
          'generator': orientation(g_n, g_mask)}
+  out['image_centre'] = {
+      'real': centre_brightness(ev.load_real_images(c, 'test', _NUM.value)),
+      'generator': centre_brightness(s['image'])}
   g_avg, g_cov = mean_map(g_n, g_mask)
   r_avg, r_cov = mean_map(r_n, r_mask)
   both = (g_cov > 0.5) & (r_cov > 0.5)

@@ -102,7 +102,8 @@ MODEL_SECTIONS = ('resolution', 'model', 'render', 'viewpoint', 'light')
 INIT_ONLY_KEYS = ('model.shape_init_scale',)
 # Keys added later whose value here reproduces the older runs' behaviour: a
 # record without the key matches a config with that value.
-ADDED_KEYS = {'model.base_template': '', 'model.shape_branch': 'shared', 'light.tilt_deg': 0.0}
+ADDED_KEYS = {'model.base_template': '', 'model.shape_branch': 'shared', 'light.tilt_deg': 0.0,
+              'model.texture_offset': 0.0}
 
 
 def _model_part(d: dict) -> dict:

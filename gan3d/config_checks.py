@@ -100,6 +100,8 @@ def validate(config: ml_collections.ConfigDict,
   _float(config, 'model.base_radius', 0.0, strict_min=True)
   if 'shape_init_scale' in config.model:
     _float(config, 'model.shape_init_scale', 0.0)
+  if 'texture_offset' in config.model:
+    _float(config, 'model.texture_offset', -1.0, 1.0)
   if sp == 'offset_paraboloid':
     _float(config, 'model.base_zero_radius', 0.0, strict_min=True)
     _float(config, 'model.base_height', 0.0)

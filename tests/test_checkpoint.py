@@ -147,6 +147,15 @@ def test_run_config_ignores_init_only_and_added_keys(tmp_path):
   with pytest.raises(ValueError, match='light.tilt_deg'):
     checkpoint.check_run_config(other, workdir)
   other.light.tilt_deg = 0.0
+  assert 'texture_offset' in record['model']
+  del record['model']['texture_offset']         # likewise (old value 0)
+  with open(os.path.join(workdir, 'config.json'), 'w') as fh:
+    json.dump(record, fh)
+  checkpoint.check_run_config(other, workdir)
+  other.model.texture_offset = -0.2
+  with pytest.raises(ValueError, match='model.texture_offset'):
+    checkpoint.check_run_config(other, workdir)
+  other.model.texture_offset = 0.0
   other.model.s_max = 2.0                       # a real model key still counts
   with pytest.raises(ValueError, match='model.s_max'):
     checkpoint.check_run_config(other, workdir)

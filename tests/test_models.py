@@ -473,3 +473,17 @@ def test_conv_impl_auto_and_bad_value():
   assert layers.resolve_conv_impl('native') == 'native'
   with pytest.raises(ValueError, match='conv_impl'):
     layers.resolve_conv_impl('cudnn')
+
+
+def test_texture_offset_shifts_only_the_texture():
+  """model.texture_offset adds a constant to the texture (the albedo) of the
+  scene and changes nothing else."""
+  from gan3d.models import generator  # pylint: disable=g-import-not-at-top
+  n, levels = 8, 4
+  raw = {'object': _randn(1, (2, 2 * n, 2 * n, 3 * levels + 3)),
+         'background': _randn(2, (2, 2 * n, 2 * n, 3))}
+  base = generator.build_scene(raw, jax.random.key(0), _cfg(n))
+  shifted = generator.build_scene(raw, jax.random.key(0), _cfg(n, texture_offset=-0.25))
+  np.testing.assert_allclose(shifted['texture'], base['texture'] - 0.25, atol=1e-6)
+  for k in ('shape_image', 'vertices', 'background'):
+    np.testing.assert_array_equal(shifted[k], base[k])

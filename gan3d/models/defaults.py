@@ -48,6 +48,9 @@ MODEL_KEYS = {
                     "paper); 'separate': they come from a tower of their own (blocks up to "
                     "shape_max_res, the same styles), so training the texture cannot move "
                     "the shape",
+    'texture_offset': "constant added to G_o's texture channels (the albedo, in [-1, 1] "
+                      "units): where the untrained texture's mean sits (0.0 = the plain "
+                      "network output, the paper); the toRGB biases can still learn it away",
     'progressive': 'progressive growing with fade-in (paper: True); False = StyleGAN2 skip/residual',
     'progressive_start_res': 'rendered resolution of the first progressive stage (16)',
     'd_channel_base': 'discriminator feature maps at r: min(d_channel_base // r, d_channel_max)',
@@ -81,6 +84,7 @@ def model_config(variant: str = 'paper') -> ml_collections.ConfigDict:
   c.shape_max_res = 0
   c.shape_symmetry = False
   c.shape_branch = 'shared'
+  c.texture_offset = 0.0
   c.progressive = False
   c.progressive_start_res = 16
   c.mbstd_group_size = 4

@@ -298,6 +298,8 @@ def build_scene(raw: dict, rng: jax.Array, config: Any) -> dict:
   from gan3d.render import topology  # pylint: disable=g-import-not-at-top
   levels = int(config.model.shape_pyramid_levels)
   raw_shape, texture = representation.split_object_output(raw['object'], levels)
+  # model.texture_offset: where the untrained albedo sits (0 in the paper).
+  texture = texture + float(config.model.get('texture_offset', 0.0))
   n = raw_shape.shape[1]
   s = representation.build_shape_image(raw_shape, config.model)
   vertices = jax.vmap(topology.shape_image_to_vertices)(s)
