@@ -70,7 +70,8 @@ def build_case(render, name):
   `benchmarks.render_ab`), with this module's flags (--batch, --soft_width,
   --window, --soft_pairs_per_pixel).
 
-  Returns a dict: settings, batch, triangles, one (render one mesh), fwd
+  Returns a dict: settings, batch, triangles, faces ([F, 3] int32), one
+  (render one mesh), fwd
   (the batch's images), fwd_bwd (gradients of a loss of them with respect
   to vertices, textures and backgrounds) and args (vertices, textures,
   backgrounds, viewpoints).
@@ -105,7 +106,7 @@ def build_case(render, name):
     return jnp.mean(fwd(v, t, b, p) ** 2)
 
   return {'settings': settings, 'batch': batch, 'triangles': int(len(faces)),
-          'one': one, 'fwd': fwd, 'fwd_bwd': jax.grad(loss, argnums=(0, 1, 2)),
+          'faces': faces_j, 'one': one, 'fwd': fwd, 'fwd_bwd': jax.grad(loss, argnums=(0, 1, 2)),
           'args': (vb, tex, bg, vp)}
 
 

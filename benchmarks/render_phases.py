@@ -66,8 +66,7 @@ def main(argv):
   name = render_bench._CASE.value or '128'   # pylint: disable=protected-access
   repeats = render_bench._REPEATS.value      # pylint: disable=protected-access
   case = render_bench.build_case(render, name)
-  n, _, _, full = render_bench.CASES[name]
-  faces = jnp.asarray(render_bench._mesh(n, full)[1], jnp.int32)  # pylint: disable=protected-access
+  faces = jnp.asarray(case['faces'], jnp.int32)
   vb, _, _, vp = case['args']
   batch = case['batch']
   print(f'case {name}: {case["triangles"]} triangles, batch {batch}, ms per image')
