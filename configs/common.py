@@ -101,6 +101,9 @@ def train_config() -> ml_collections.ConfigDict:
   # G steps during which those shape weights do not move (0 = none): the
   # texture and background learn on the initial shape first.
   t.shape_freeze_steps = 0
+  # Weight of the lean penalty on G (gan3d.losses.lean_penalty; 0 = off,
+  # the paper): the batch's mean surface normal should face the front.
+  t.lean_weight = 0.0
   # R1 on reals, lazy: every r1_interval steps, weighted by the interval.
   t.r1_gamma = 1.0
   t.r1_interval = 16              # 0 = R1 off

@@ -10,6 +10,8 @@
 * ``ema_beta`` / ``ema_update``: EMA of the generator weights by images seen
   (StyleGAN2-ADA's ``ema_kimg`` rule with ramp-up).
 * ``update_w_avg``: the running mean of the mapping outputs (truncation).
+* ``mesh_lean`` / ``lean_penalty``: how far the generated surfaces lean up
+  or down in the object frame (not in the paper; ``train.lean_weight``).
 """
 
 from __future__ import annotations
@@ -85,6 +87,35 @@ def path_length_penalty(images_fn: Callable[[PyTree], jax.Array], ws: PyTree,
   new_mean = jax.lax.stop_gradient(new_mean)
   penalty = jnp.mean(jnp.square(lengths - new_mean))
   return penalty, new_mean, lengths
+
+
+def mesh_lean(vertices: jax.Array, faces: jax.Array) -> jax.Array:
+  """Lean of each mesh: the mean over its faces of the unit face normal's y
+  (object frame, +y up), with the normals turned to the +z side (the front
+  that the viewpoint prior is centred on) as a whole.
+
+  ``vertices [B, V, 3]``, ``faces [F, 3]`` -> ``[B]``. 0 for a surface
+  symmetric under y -> -y (a sphere cap, an upright face); a surface sheared
+  by ``z += t y`` leans by about ``-t / sqrt(1 + t^2)`` (down for t > 0).
+  Zero-area faces count as normal 0.
+  """
+  chex.assert_rank(vertices, 3)
+  chex.assert_rank(faces, 2)
+  v0, v1, v2 = (vertices[:, faces[:, k]] for k in range(3))
+  n = jnp.cross(v1 - v0, v2 - v0)
+  sq = jnp.sum(n * n, -1, keepdims=True)
+  # safe normalisation: zero-area faces give 0 and a finite gradient.
+  n = n * jnp.where(sq > 0, jax.lax.rsqrt(jnp.where(sq > 0, sq, 1.0)), 0.0)
+  front = jnp.where(jnp.sum(n[..., 2], -1) < 0, -1.0, 1.0)
+  return front * jnp.mean(n[..., 1], -1)
+
+
+def lean_penalty(vertices: jax.Array, faces: jax.Array) -> jax.Array:
+  """``mean_b(mesh_lean)^2``: zero when the batch's surfaces face the front
+  on average (not each one), ``[]``. The generator loss adds it times
+  ``train.lean_weight`` (README "The lit generator turns its surface away
+  from the light": with shading, the shapes lean away from the light)."""
+  return jnp.square(jnp.mean(mesh_lean(vertices, faces)))
 
 
 def ema_beta(batch_size: int, cur_nimg, ema_kimg: float,

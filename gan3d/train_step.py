@@ -9,7 +9,8 @@
 2. G step against the updated D: non-saturating loss on fresh latents and
    viewpoints; on every ``pl_interval``-th step (if ``pl_weight > 0``) the
    path-length penalty w.r.t. the styles with weight ``pl_weight *
-   pl_interval``.
+   pl_interval``; with ``lean_weight > 0`` the lean penalty
+   (`losses.lean_penalty`, the square of the logged ``lean``) too.
 3. EMA of the generator by images seen (half-life ``ema_kimg``), running
    ``w_avg`` of the mapping outputs, ``step += 1``.
 
@@ -225,6 +226,9 @@ def train_step(state: state_lib.TrainState, batch: dict,
   # ---- G step (eq 5, G side) against the updated D + lazy path length.
   z_o, z_b, v, g_light = _sample_inputs(keys, 'g', b, config, constrain)
 
+  # train.lean_weight: the lean penalty (`losses.lean_penalty`), off by default.
+  lean_weight = float(t.get('lean_weight', 0.0))
+
   def g_adv(g_params):
     fake, scene = models.generate(g_params, z_o, z_b, v, keys['g_generate'],
                                   config, light=g_light, **gen_kw)
@@ -232,6 +236,7 @@ def train_step(state: state_lib.TrainState, batch: dict,
     # Renderer health: triangles clipped by the pixel window and soft-layer
     # pairs beyond the pair list's capacity (both should stay 0).
     health = {k: jnp.max(scene[k]) for k in ('overflow', 'soft_overflow')}
+    health['lean'] = jnp.mean(losses.mesh_lean(scene['vertices'], scene['faces']))
     return loss, (scene['w'], health)
 
   pl_b = max(b // int(t.pl_batch_shrink), 1)
@@ -259,6 +264,8 @@ def train_step(state: state_lib.TrainState, batch: dict,
     if with_pl:
       pl, pl_mean = g_pl(g_params, state.pl_mean)
     total = adv + (t.pl_weight * t.pl_interval) * pl
+    if lean_weight > 0:
+      total = total + lean_weight * jnp.square(health['lean'])
     return total, dict(g_loss=adv, pl=pl, pl_mean=pl_mean, w=w, **health)
 
   def g_grads(with_pl):
@@ -286,7 +293,8 @@ def train_step(state: state_lib.TrainState, batch: dict,
       pl_mean=g_aux['pl_mean'],
       real_logits=d_aux['real_logits'], fake_logits=d_aux['fake_logits'],
       d_grad_norm=d_norm, g_grad_norm=g_norm, ema_beta=beta, fade_alpha=alpha,
-      render_overflow=g_aux['overflow'], soft_overflow=g_aux['soft_overflow'])
+      render_overflow=g_aux['overflow'], soft_overflow=g_aux['soft_overflow'],
+      lean=g_aux['lean'])
   metrics = {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()}
   metrics['finite'] = jnp.all(jnp.isfinite(jnp.stack(list(metrics.values())))
                               ).astype(jnp.float32)

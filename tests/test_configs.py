@@ -103,6 +103,7 @@ def _set(c, key, value):
     ('model.shape_init_scale', -0.5, 1, r'config\.model\.shape_init_scale=-0\.5'),
     ('model.texture_offset', 1.5, 1, r'config\.model\.texture_offset=1\.5'),
     ('train.shape_freeze_steps', -1, 1, r'config\.train\.shape_freeze_steps=-1'),
+    ('train.lean_weight', -1.0, 1, r'config\.train\.lean_weight=-1\.0'),
 ])
 def test_bad_values_name_the_key(key, value, devices, match):
   c = synthetic.get_config('tiny')

@@ -103,3 +103,55 @@ def test_update_w_avg():
   np.testing.assert_allclose(new['object'], 0.005 * 2.0, rtol=1e-5)
   np.testing.assert_allclose(new['background'], 1.0 + 0.005, rtol=1e-5)
   np.testing.assert_allclose(losses.update_w_avg(avg, w, 0.0)['object'], 2.0)
+
+
+def _cap(n=12, shear=0.0):
+  """A sphere cap shape image as vertices [1, n*n, 3], sheared by z += shear y."""
+  from gan3d.render import topology  # pylint: disable=g-import-not-at-top
+  s = topology.grid_disc(n, 0.8).astype(np.float64)
+  r2 = s[..., 0] ** 2 + s[..., 1] ** 2
+  s[..., 2] = 0.5 * np.maximum(1 - r2 / 0.64, 0.0) + shear * s[..., 1]
+  return jnp.asarray(s.reshape(1, -1, 3)), jnp.asarray(topology.grid_faces(n))
+
+
+@pytest.mark.parametrize('shear', [0.0, 0.3, -0.5])
+def test_mesh_lean_of_sheared_surfaces(shear):
+  """A cap (symmetric in y) has no lean; shearing it by z += t y makes it lean
+  by -t / sqrt(1 + t^2) for a flat disc, the same sign and a similar size for
+  the cap; the face winding (which side the normals point) does not matter."""
+  from gan3d.render import topology  # pylint: disable=g-import-not-at-top
+  with jax.enable_x64(True):
+    v, f = _cap(shear=shear)
+    lean = float(losses.mesh_lean(v, f)[0])
+    flipped = float(losses.mesh_lean(v, f[:, ::-1])[0])
+    assert lean == pytest.approx(flipped, abs=1e-12)
+    disc = np.asarray(topology.grid_disc(12, 0.8), np.float64)
+    disc[..., 2] = shear * disc[..., 1]
+    flat = float(losses.mesh_lean(jnp.asarray(disc.reshape(1, -1, 3)), f)[0])
+    assert flat == pytest.approx(-shear / np.sqrt(1 + shear ** 2), abs=1e-9)
+    if shear == 0.0:
+      assert abs(lean) < 1e-9
+    else:
+      assert np.sign(lean) == -np.sign(shear)
+      assert 0.5 * abs(flat) < abs(lean) < 1.5 * abs(flat)
+
+
+def test_lean_penalty_is_the_square_of_the_batch_mean_and_its_gradient_unleans():
+  with jax.enable_x64(True):
+    (v1, f), (v2, _) = _cap(shear=0.4), _cap(shear=-0.1)
+    v = jnp.concatenate([v1, v2])
+    leans = losses.mesh_lean(v, f)
+    assert float(losses.lean_penalty(v, f)) == pytest.approx(float(jnp.mean(leans)) ** 2)
+    # Opposite leans cancel: the penalty is on the batch's mean only.
+    assert float(losses.lean_penalty(jnp.concatenate([v1, v1 * jnp.array([1, -1, 1])]), f)) < 1e-20
+    g = jax.grad(losses.lean_penalty)(v, f)
+    step = v - 0.01 * g / jnp.max(jnp.abs(g))
+    assert float(losses.lean_penalty(step, f)) < float(losses.lean_penalty(v, f))
+
+
+def test_lean_penalty_finite_gradients_at_degenerate_faces():
+  """Collapsed vertices (zero-area faces) add normal 0 and no NaN."""
+  v, f = _cap(n=8)
+  v = v.astype(jnp.float32).at[0, :20].set(0.0)
+  val, g = jax.value_and_grad(losses.lean_penalty)(v, f)
+  assert np.isfinite(float(val)) and bool(jnp.all(jnp.isfinite(g)))

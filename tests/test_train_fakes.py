@@ -4,7 +4,7 @@ The real networks + renderer take minutes to compile on a loaded 2-core CPU,
 too slow for the default suite's many runs of the training machinery (resume,
 signals, device counts, processes). These fakes follow the same contracts
 (docs/interfaces.md: ``generate`` returns images and a scene with ``w``,
-``normals``, ``alpha``, ``texture``, ``background``, ``overflow``,
+``vertices``, ``faces``, ``normals``, ``alpha``, ``texture``, ``background``, ``overflow``,
 ``soft_overflow``; ``discriminate`` couples
 the samples of a batch like the minibatch-stddev layer) and compile in
 seconds. `install(monkeypatch)` swaps them in; the real models run in the
@@ -94,7 +94,10 @@ def generate_from_ws(params, ws, viewpoint, noise_rng, crop_rng, config, *,
   normals = shape / jnp.linalg.norm(shape + 1e-3, axis=-1, keepdims=True)
   texture = jnp.repeat(jnp.repeat(tex, 2, axis=1), 2, axis=2)
   no_overflow = jnp.zeros(images.shape[:1], jnp.int32)   # nothing is rasterized
-  scene = dict(shape_image=shape, texture=texture, background=bg,
+  from gan3d.render import topology  # pylint: disable=g-import-not-at-top
+  scene = dict(shape_image=shape, vertices=shape.reshape(b, n * n, 3),
+               faces=jnp.asarray(topology.grid_faces(n), jnp.int32),
+               texture=texture, background=bg,
                alpha=alpha[..., 0], depth=shape[..., 2], normals=normals, ws=ws,
                overflow=no_overflow, soft_overflow=no_overflow)
   return images, scene
