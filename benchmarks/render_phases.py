@@ -29,12 +29,9 @@ from benchmarks import render as render_bench
 def _discrete(vertices, viewpoint, faces, settings, stage):
   import jax.numpy as jnp
   from gan3d.render import camera, rasterize, soft as soft_lib  # pylint: disable=g-multiple-import
-  v = camera.to_camera(vertices, viewpoint)
-  finite_vertex = jnp.all(jnp.isfinite(v), axis=-1)
-  xy, depth = camera.project_camera(v, settings)
-  tri_xy, tri_z, valid = rasterize.triangle_setup(xy, depth, faces, settings, finite_vertex)
-  pix, in_image, _ = rasterize.window_pixels(tri_xy, valid, settings)
-  ok = valid[:, None] & in_image
+  v = camera.to_camera(vertices, viewpoint)       # finite: no masking needed
+  tri_xy, tri_z, _, pix, ok, _ = rasterize.window_pairs(
+      v, faces, settings, jnp.all(jnp.isfinite(v), axis=-1))
   if stage == 'setup':
     return jnp.sum(ok)
   zbuf, tri_id = rasterize.zbuffer(pix, tri_xy, tri_z, ok, settings)

@@ -29,11 +29,8 @@ def main():
     settings = render.RenderSettings(height=size, width=size, soft_width=1.0, window=4)
     for vp in camera.sample_viewpoints(jax.random.PRNGKey(0), 4):
       v = camera.to_camera(jnp.asarray(verts), vp)
-      xy, depth = camera.project_camera(v, settings)
-      tri_xy, tri_z, valid = rasterize.triangle_setup(
-          xy, depth, jnp.asarray(faces), settings, jnp.all(jnp.isfinite(v), -1))
-      pix, in_image, _ = rasterize.window_pixels(tri_xy, valid, settings)
-      ok = valid[:, None] & in_image
+      tri_xy, tri_z, _, pix, ok, _ = rasterize.window_pairs(
+          v, jnp.asarray(faces), settings, jnp.all(jnp.isfinite(v), -1))
       zbuf, _ = rasterize.zbuffer(pix, tri_xy, tri_z, ok, settings)
       vis, _, _ = soft_lib.visibility(pix, ok, zbuf, tri_xy, tri_z, settings)
       per_pixel = np.bincount(np.asarray(pix)[np.asarray(vis)], minlength=size * size)

@@ -45,11 +45,8 @@ def _visible_pairs(verts, faces, settings, viewpoint):
   @jax.jit
   def visible(verts, viewpoint):
     v = camera.to_camera(verts, viewpoint)
-    fin = jnp.all(jnp.isfinite(v), -1)
-    xy, depth = camera.project_camera(v, settings)
-    tri_xy, tri_z, valid = rasterize.triangle_setup(xy, depth, faces, settings, fin)
-    pix, in_image, _ = rasterize.window_pixels(tri_xy, valid, settings)
-    ok = valid[:, None] & in_image
+    tri_xy, tri_z, _, pix, ok, _ = rasterize.window_pairs(
+        v, faces, settings, jnp.all(jnp.isfinite(v), -1))
     zbuf, _ = rasterize.zbuffer(pix, tri_xy, tri_z, ok, settings)
     vis, _, _ = soft_lib.visibility(pix, ok, zbuf, tri_xy, tri_z, settings)
     return vis

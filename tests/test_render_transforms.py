@@ -367,3 +367,44 @@ def test_suggest_window_is_the_smallest_without_overflow(seed):
 
   assert overflow(k) == 0
   assert overflow(k - 1) > 0
+
+
+@pytest.mark.parametrize('seed', [0, 3])
+def test_window_pairs_hold_every_pixel_a_triangle_can_touch(seed):
+  """`rasterize.window_pairs` (render_mesh's discrete start): with the
+  window `suggest_window` gives, every pixel centre within the soft width B
+  of a drawn triangle (the reference's closest-point distance) is one of
+  that triangle's ``ok`` pairs; triangles with a vertex behind the camera
+  or not finite have no pair; nothing is differentiable."""
+  from gan3d import render
+  from gan3d.render import camera, rasterize  # pylint: disable=g-multiple-import
+  sc = _scene(seed)
+  verts = np.asarray(sc['vertices'], np.float64).copy()
+  faces = np.asarray(sc['faces'])
+  verts[faces[0, 0]] = np.nan                       # triangle 0: not finite
+  verts[faces[1]] = [0.0, 0.0, D + 1.0]             # triangle 1: behind the camera
+  vp = jnp.asarray([0.4, -0.2])
+  k = render.suggest_window(verts, faces, _settings(window=1), vp)
+  settings = _settings(window=k)
+  with jax.enable_x64(True):
+    def pairs(v):
+      vc = camera.to_camera(v, vp)
+      fin = jnp.all(jnp.isfinite(vc), -1)
+      return rasterize.window_pairs(jnp.where(fin[:, None], vc, 0.0),
+                                    jnp.asarray(faces, jnp.int32), settings, fin)
+    v = jnp.asarray(verts)
+    _, _, valid, pix, ok, overflow = jax.jit(pairs)(v)
+    g = jax.grad(lambda v: jnp.sum(pairs(v)[0]))(jnp.nan_to_num(v))
+  assert int(overflow) == 0 and not np.any(np.asarray(g))
+  valid, pix, ok = np.asarray(valid), np.asarray(pix), np.asarray(ok)
+  assert not valid[0] and not valid[1] and not ok[:2].any()
+  xy, depth, _ = ref.project(np.nan_to_num(verts), np.asarray(vp), H, W, D)
+  centres = np.stack(np.meshgrid(np.arange(W) + 0.5, np.arange(H) + 0.5), -1).reshape(-1, 2)
+  drawn = np.flatnonzero(valid)
+  dist, _, _ = ref.closest_point(centres, xy[faces[drawn]])        # [P, drawn]
+  checked = 0
+  for i, t in enumerate(drawn):
+    near = np.flatnonzero(dist[:, i] <= settings.soft_width)
+    assert set(near) <= set(pix[t][ok[t]]), t
+    checked += len(near)
+  assert valid.sum() >= 10 and checked > 50

@@ -217,12 +217,8 @@ def render_mesh(vertices, faces, *, settings: RenderSettings,
   v = jnp.where(finite_vertex[:, None], v, 0.0)
 
   # Discrete choices: no gradient flows through any of these.
-  v_sg = jax.lax.stop_gradient(v)
-  xy, depth = camera.project_camera(v_sg, settings)
-  tri_xy, tri_z, valid = rasterize.triangle_setup(xy, depth, faces, settings,
-                                                  finite_vertex)
-  pix, in_image, overflow = rasterize.window_pixels(tri_xy, valid, settings)
-  ok = valid[:, None] & in_image
+  tri_xy, tri_z, valid, pix, ok, overflow = rasterize.window_pairs(
+      v, faces, settings, finite_vertex)
   zbuf, tri_id = rasterize.zbuffer(pix, tri_xy, tri_z, ok, settings)
   if settings.soft:
     vis, arg, edge = soft_lib.visibility(pix, ok, zbuf, tri_xy, tri_z,

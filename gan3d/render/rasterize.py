@@ -17,6 +17,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from gan3d.render import camera
 from gan3d.render import indexing
 from gan3d.render import safe_math
 from gan3d.render.settings import RenderSettings
@@ -107,6 +108,27 @@ def window_pixels(tri_xy, valid, settings: RenderSettings):
   pix = (py * w + px).reshape(tri_xy.shape[0], k * k)
   in_image = jnp.broadcast_to(in_image, (tri_xy.shape[0], k, k))
   return pix, in_image.reshape(tri_xy.shape[0], k * k), overflow
+
+
+def window_pairs(v_cam, faces, settings: RenderSettings, finite_vertex):
+  """The discrete start of `render_mesh`: projection, triangle set-up and
+  every triangle's pixel window, without gradient.
+
+  Args:
+    v_cam: [V, 3] camera-space vertices (`camera.to_camera`), non-finite
+      ones already replaced (by 0). faces: [F, 3] int32.
+    finite_vertex: [V] bool, which vertices were finite.
+  Returns:
+    (tri_xy [F, 3, 2], tri_z [F, 3], valid [F] bool: as `triangle_setup`;
+    pix [F, K*K] int32 and ok [F, K*K] bool: the window's pixels and which
+    pairs to test (triangle drawn, pixel inside the image); overflow []
+    int32: as `window_pixels`). The z-buffer (`zbuffer`) and the soft
+    layer's visibility (`soft.visibility`) take these pairs.
+  """
+  xy, depth = camera.project_camera(jax.lax.stop_gradient(v_cam), settings)
+  tri_xy, tri_z, valid = triangle_setup(xy, depth, faces, settings, finite_vertex)
+  pix, in_image, overflow = window_pixels(tri_xy, valid, settings)
+  return tri_xy, tri_z, valid, pix, valid[:, None] & in_image, overflow
 
 
 def pixel_centres(pix, width, dtype):
