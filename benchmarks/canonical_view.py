@@ -11,6 +11,8 @@ prints per set
                and +z: how far the shapes look away from the camera;
   tilt_x/y_std spread of the normal's x / y components over the samples;
   pixels       mean covered pixels;
+  mesh_lean    (generated only) the mean `losses.mesh_lean` of the meshes,
+               the quantity that ``train.lean_weight`` penalises;
 
 and the angle between the generated and ground-truth *mean* normal maps over
 the pixels both cover; and ``image_centre``: the brightness of the real test
@@ -100,6 +102,8 @@ def main(argv):
   r_n, r_mask = np.asarray(ref['normals'], np.float64), np.asarray(ref['normal_mask'])
   out = {'step': step, 'ground_truth': orientation(r_n, r_mask),
          'generator': orientation(g_n, g_mask)}
+  # The lean that train.lean_weight penalises (mean unit face normal y).
+  out['generator']['mesh_lean'] = round(float(np.mean(s['lean'])), 4)
   out['image_centre'] = {
       'real': centre_brightness(ev.load_real_images(c, 'test', _NUM.value)),
       'generator': centre_brightness(s['image'])}

@@ -43,6 +43,7 @@ import ml_collections
 import numpy as np
 
 from gan3d import checkpoint
+from gan3d import losses
 from gan3d import models
 from gan3d.models import lighting
 from gan3d import state as state_lib
@@ -295,14 +296,15 @@ def generate_eval_set(params: PyTree, w_avg: PyTree, config: ml_collections.Conf
   (``config.viewpoint``) and, with a light prior (``config.light``), one
   light. Returns numpy: image [S, N, N, 3] in [-1, 1] at the prior
   viewpoint; depth, alpha [S, N, N] and normals [S, N, N, 3] of the
-  same mesh at the canonical viewpoint (0, 0). ``alpha`` is the crisp
+  same mesh at the canonical viewpoint (0, 0); lean [S], `losses.mesh_lean`
+  of each mesh. ``alpha`` is the crisp
   coverage: the soft layer's halo has no depth, so the 3D metrics use the
   crisp surface only.
   """
   from gan3d.render import camera  # pylint: disable=g-import-not-at-top
   num, bs, zd = int(ecfg.num_samples), int(ecfg.batch_size), int(config.model.z_dim)
   chunks = range(math.ceil(num / bs))
-  out = {k: [] for k in ('image', 'depth', 'alpha', 'normals')}
+  out = {k: [] for k in ('image', 'depth', 'alpha', 'normals', 'lean')}
   for c in _progress(chunks, desc, progress):
     k = jax.random.fold_in(rng, c)
     k_zo, k_zb, k_view, k_syn, k_light = (jax.random.fold_in(k, i) for i in range(5))
@@ -320,6 +322,7 @@ def generate_eval_set(params: PyTree, w_avg: PyTree, config: ml_collections.Conf
     out['depth'].append(canon['depth'])
     out['normals'].append(canon['normals'])
     out['alpha'].append(canon['mask'])
+    out['lean'].append(np.asarray(losses.mesh_lean(sc['vertices'], sc['faces'])))
   out = {k: np.concatenate(v)[:num] for k, v in out.items()}
   chex.assert_shape(out['image'], (num, int(config.resolution), int(config.resolution), 3))
   return out
