@@ -11,6 +11,8 @@ prints per set
                and +z: how far the shapes look away from the camera;
   tilt_x/y_std spread of the normal's x / y components over the samples;
   pixels       mean covered pixels;
+  shadowed     the fraction of covered pixels in attached shadow (n . l <= 0)
+               under the data's lights (`shadowed`, `data_lights`);
   mesh_lean    (generated only) the mean `losses.mesh_lean` of the meshes,
                the quantity that ``train.lean_weight`` penalises;
 
@@ -73,6 +75,28 @@ def centre_brightness(images: np.ndarray) -> dict:
               top_minus_bottom=round(float(grey[:, top].mean() - grey[:, bottom].mean()), 4))
 
 
+def shadowed(normals: np.ndarray, mask: np.ndarray, lights: np.ndarray) -> float:
+  """Fraction of covered pixels in attached shadow (n . l <= 0), averaged
+  over the lights ``[L, 3]``: normals [B, H, W, 3], mask [B, H, W]. There
+  the Lambert factor is the ambient alone and gives the normal no gradient."""
+  m = mask.astype(np.float64)
+  dots = np.einsum('bhwc,lc->lbhw', normals, lights)
+  return round(float(((dots <= 0) * m[None]).sum() / max(m.sum() * len(lights), 1.0)), 4)
+
+
+def data_lights(config, num: int = 256) -> np.ndarray:
+  """``[num, 3]`` directions of the synthetic data set's light family
+  (camera frame; stratified over the cone's projected disc)."""
+  from gan3d.render import camera  # pylint: disable=g-import-not-at-top
+  syn = config.data.synthetic
+  k = int(np.sqrt(num))
+  u1, u2 = np.meshgrid((np.arange(k) + 0.5) / k, (np.arange(k) + 0.5) / k)
+  return np.asarray(camera.light_cone(u1.ravel(), u2.ravel(),
+                                      np.radians(float(syn.light_spread_deg)),
+                                      np.radians(float(syn.get('light_tilt_deg', 0.0)))),
+                    np.float64)
+
+
 def mean_map(normals: np.ndarray, mask: np.ndarray):
   m = mask[..., None].astype(np.float64)
   return (normals * m).sum(0) / np.maximum(m.sum(0), 1.0), mask.mean(0)
@@ -104,6 +128,9 @@ def main(argv):
          'generator': orientation(g_n, g_mask)}
   # The lean that train.lean_weight penalises (mean unit face normal y).
   out['generator']['mesh_lean'] = round(float(np.mean(s['lean'])), 4)
+  lights = data_lights(c)
+  out['ground_truth']['shadowed'] = shadowed(r_n, r_mask, lights)
+  out['generator']['shadowed'] = shadowed(g_n, g_mask, lights)
   out['image_centre'] = {
       'real': centre_brightness(ev.load_real_images(c, 'test', _NUM.value)),
       'generator': centre_brightness(s['image'])}

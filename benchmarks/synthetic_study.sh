@@ -52,6 +52,8 @@
 #                      (e.g. texoff-0.17; 0 = the network's own output);
 #   leanW              train.lean_weight W: penalise the batch's mean lean
 #                      (gan3d.losses.lean_penalty; e.g. lean10);
+#   leakL              light.leak L: the lit generator's shading keeps a slope
+#                      L where it faces away from the light (e.g. leak0.2);
 #   lit, unlit         the generator's light prior (config.light.model
 #                      camera / none; every name starts unlit, as the paper).
 # Join names with '+' to combine them: sym16+crisp is the crisp ablation of
@@ -120,6 +122,7 @@ run_one() {
       objlight) args+=(--config.data.synthetic.light_frame=object) ;;
       tilt*) # the data's light cone and the generator's light prior turned up
         args+=(--config.data.synthetic.light_tilt_deg=${part#tilt} --config.light.tilt_deg=${part#tilt}) ;;
+      leak*) args+=(--config.light.leak=${part#leak}) ;;
       lean*) args+=(--config.train.lean_weight=${part#lean}) ;;
       texoff*) args+=(--config.model.texture_offset=${part#texoff}) ;;
       nohair) args+=("--config.data.synthetic.face.hairline=(1.5,1.5)") ;;

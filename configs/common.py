@@ -81,6 +81,9 @@ def light_config(model: str = 'none', spread_deg: float = 40.0,
   c.spread_deg = float(spread_deg)
   c.ambient = tuple(float(x) for x in ambient)
   c.tilt_deg = float(tilt_deg)
+  # Slope of the generator's shading on the side facing away from the light
+  # (0 = Lambert, as the data; see gan3d.models.lighting.shading_factor).
+  c.leak = 0.0
   return c
 
 

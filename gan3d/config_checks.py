@@ -138,6 +138,8 @@ def validate(config: ml_collections.ConfigDict,
     _float(config, 'light.spread_deg', 0.0, 90.0)
     if 'tilt_deg' in config.light:
       _float(config, 'light.tilt_deg', -90.0, 90.0)
+    if 'leak' in config.light:
+      _float(config, 'light.leak', 0.0, 1.0)
     _range(config, 'light.ambient', 0.0, 1.0, unit=' (fractions)')
 
   # --- data

@@ -267,3 +267,38 @@ def test_generator_shading_equals_the_data_sets(yaw, pitch, tilt):
   top_minus_bottom = lambda img: img[:h][mask[:h]].mean() - img[h:][mask[h:]].mean()
   assert abs(top_minus_bottom(data)) > 0.1
   assert np.sign(top_minus_bottom(gen)) == np.sign(top_minus_bottom(data))
+
+
+def test_leak_keeps_lambert_where_lit_and_a_gradient_in_shadow():
+  """light.leak L: the same factor where n . l > 0; where n . l < 0 the
+  factor a + (1 - a) L n . l (not the ambient a) and a non-zero gradient
+  to the shape, which plain Lambert (L = 0) does not give there."""
+  s = _bumpy().reshape(-1, 3)
+  f = jnp.asarray(topology.grid_faces(N))
+  with jax.enable_x64(True):
+    light = jnp.array([0.0, math.sin(1.2), math.cos(1.2), 0.4])   # far up: part in shadow
+    vp = jnp.zeros(2)
+    v = jnp.asarray(s)
+    lam = np.asarray(lighting.shading_factor(v, f, vp, light, D))
+    leaky = np.asarray(lighting.shading_factor(v, f, vp, light, D, leak=0.3))
+    inside = _covered()
+    lit, dark = inside & (lam > 0.4 + 1e-9), inside & (lam <= 0.4 + 1e-12)
+    assert lit.sum() > 10 and dark.sum() > 10
+    np.testing.assert_allclose(leaky[lit], lam[lit], atol=1e-12)
+    assert np.all(leaky[dark] <= 0.4 + 1e-12) and np.any(leaky[dark] < 0.39)
+    assert np.all(leaky >= 0.0)
+    w = jnp.asarray(dark, jnp.float64)
+
+    def shadow_sum(v, leak):
+      return jnp.sum(w * lighting.shading_factor(v, f, vp, light, D, leak=leak))
+    g0 = np.asarray(jax.grad(shadow_sum)(v, 0.0))
+    g1 = np.asarray(jax.grad(shadow_sum)(v, 0.3))
+  assert np.abs(g0).max() == 0.0 and np.abs(g1).max() > 1e-3
+
+
+def test_leak_is_checked_and_reaches_the_generator():
+  c = synthetic.get_config('tiny')
+  assert c.light.leak == 0.0
+  c.light.leak = 1.5
+  with pytest.raises(config_checks.ConfigError, match=r'config\.light\.leak=1\.5'):
+    config_checks.validate(c, num_devices=1)

@@ -18,7 +18,9 @@ camera frame, a the ambient fraction. Prior (``config.light``):
     u2), the cone's centre turned up (+y) by ``tilt_deg`` (default 0), a
     uniform in ``ambient`` = (min, max): the family of lights of the
     synthetic data set (`gan3d.data.synthetic`, light_frame='camera');
-  model = 'none': no shading (the paper's generator; I = albedo).
+  model = 'none': no shading (the paper's generator; I = albedo);
+  ``leak`` (default 0, Lambert): max(0, n . l) becomes max(0, n . l) +
+  leak min(0, n . l) in the generator only (`shading_factor`).
 
 Why it could matter for shape: without lighting, the relief inside the
 outline is constrained only through texture features that move as the head
@@ -103,7 +105,8 @@ def _upsample2(grid: jax.Array) -> jax.Array:
 
 
 def shading_factor(vertices: jax.Array, faces: jax.Array, viewpoint: jax.Array,
-                   light: jax.Array, camera_distance: float) -> jax.Array:
+                   light: jax.Array, camera_distance: float,
+                   leak: float = 0.0) -> jax.Array:
   """Lambert factor per texel for one mesh.
 
   Args:
@@ -112,8 +115,12 @@ def shading_factor(vertices: jax.Array, faces: jax.Array, viewpoint: jax.Array,
     viewpoint: ``[2]`` (yaw, pitch) radians.
     light: ``[4]`` camera-frame direction towards the light and ambient.
     camera_distance: the camera's distance on +z (RenderSettings).
+    leak: slope of the factor where the texel faces away from the light
+      (``config.light.leak``; 0 = Lambert): a + (1 - a) (max(0, n.l) +
+      leak min(0, n.l)), at least 0. With 0 a texel in attached shadow
+      gets no gradient from its brightness, like a dead ReLU.
   Returns:
-    ``[2N, 2N]`` factor in [a, 1].
+    ``[2N, 2N]`` factor in [a, 1] (in [max(0, a - leak (1 - a)), 1] with a leak).
   """
   n = math.isqrt(vertices.shape[0])
   chex.assert_shape(vertices, (n * n, 3))
@@ -128,12 +135,16 @@ def shading_factor(vertices: jax.Array, faces: jax.Array, viewpoint: jax.Array,
   facing = jnp.sum(texel_n * ray, -1, keepdims=True) > 0
   texel_n = jnp.where(facing, -texel_n, texel_n)
   ambient = light[3]
-  return ambient + (1.0 - ambient) * jnp.maximum(texel_n @ light[:3], 0.0)
+  cos = texel_n @ light[:3]
+  if not leak:
+    return ambient + (1.0 - ambient) * jnp.maximum(cos, 0.0)
+  diffuse = jnp.maximum(cos, 0.0) + leak * jnp.minimum(cos, 0.0)
+  return jnp.maximum(ambient + (1.0 - ambient) * diffuse, 0.0)
 
 
 def shade_textures(texture: jax.Array, vertices: jax.Array, faces: jax.Array,
                    viewpoint: jax.Array, light: jax.Array,
-                   camera_distance: float) -> jax.Array:
+                   camera_distance: float, leak: float = 0.0) -> jax.Array:
   """Lit textures for a batch: albedo ``texture [B, 2N, 2N, 3]`` in [-1, 1]
   (the generator's range) -> ``[B, 2N, 2N, 3]`` in [-1, 1].
 
@@ -143,7 +154,7 @@ def shade_textures(texture: jax.Array, vertices: jax.Array, faces: jax.Array,
   b = texture.shape[0]
   chex.assert_shape(viewpoint, (b, 2))
   chex.assert_shape(light, (b, 4))
-  s = jax.vmap(shading_factor, in_axes=(0, None, 0, 0, None))(
-      vertices, faces, viewpoint, light, float(camera_distance))
+  s = jax.vmap(shading_factor, in_axes=(0, None, 0, 0, None, None))(
+      vertices, faces, viewpoint, light, float(camera_distance), float(leak))
   chex.assert_shape(s, texture.shape[:3])
   return (texture + 1.0) * s[..., None] - 1.0
