@@ -54,6 +54,8 @@
 #                      (gan3d.losses.lean_penalty; e.g. lean10);
 #   leakL              light.leak L: the lit generator's shading keeps a slope
 #                      L where it faces away from the light (e.g. leak0.2);
+#   boundalb           light.bounded_albedo True: the lit generator's albedo
+#                      is tanh(texture), inside the data's range;
 #   lit, unlit         the generator's light prior (config.light.model
 #                      camera / none; every name starts unlit, as the paper).
 # Join names with '+' to combine them: sym16+crisp is the crisp ablation of
@@ -122,6 +124,7 @@ run_one() {
       objlight) args+=(--config.data.synthetic.light_frame=object) ;;
       tilt*) # the data's light cone and the generator's light prior turned up
         args+=(--config.data.synthetic.light_tilt_deg=${part#tilt} --config.light.tilt_deg=${part#tilt}) ;;
+      boundalb) args+=(--config.light.bounded_albedo=True) ;;
       leak*) args+=(--config.light.leak=${part#leak}) ;;
       lean*) args+=(--config.train.lean_weight=${part#lean}) ;;
       texoff*) args+=(--config.model.texture_offset=${part#texoff}) ;;

@@ -84,6 +84,8 @@ def light_config(model: str = 'none', spread_deg: float = 40.0,
   # Slope of the generator's shading on the side facing away from the light
   # (0 = Lambert, as the data; see gan3d.models.lighting.shading_factor).
   c.leak = 0.0
+  # Albedo tanh(texture) instead of the texture as it is (False, unbounded).
+  c.bounded_albedo = False
   return c
 
 

@@ -302,3 +302,19 @@ def test_leak_is_checked_and_reaches_the_generator():
   c.light.leak = 1.5
   with pytest.raises(config_checks.ConfigError, match=r'config\.light\.leak=1\.5'):
     config_checks.validate(c, num_devices=1)
+
+
+def test_bounded_albedo_is_tanh_of_the_texture():
+  """light.bounded_albedo: albedo tanh(texture); a texture far above white
+  gives at most the brightness of a white albedo."""
+  s = jnp.asarray(_bumpy().reshape(-1, 3), jnp.float32)[None]
+  f = jnp.asarray(topology.grid_faces(N))
+  tex = jnp.asarray(np.random.default_rng(0).normal(0, 2, (1, 2 * N, 2 * N, 3)), jnp.float32)
+  args = (s, f, jnp.zeros((1, 2)), jnp.array([[0.3, 0.2, math.sqrt(0.87), 0.4]]), D)
+  got = lighting.shade_textures(tex, *args, bounded_albedo=True)
+  np.testing.assert_allclose(np.asarray(got),
+                             np.asarray(lighting.shade_textures(jnp.tanh(tex), *args)), atol=1e-6)
+  white = lighting.shade_textures(jnp.ones_like(tex), *args)
+  assert float(jnp.max(got - white)) <= 1e-6
+  assert float(jnp.max(lighting.shade_textures(tex, *args) - white)) > 0.5   # unbounded
+  assert not common.light_config().bounded_albedo

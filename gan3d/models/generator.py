@@ -328,7 +328,8 @@ def render_scene(scene: dict, viewpoint: jax.Array, config: Any,
   if light is not None:
     texture = lighting.shade_textures(texture, scene['vertices'], scene['faces'],
                                       viewpoint, light, settings.camera_distance,
-                                      leak=float(config.light.get('leak', 0.0)))
+                                      leak=float(config.light.get('leak', 0.0)),
+                                      bounded_albedo=bool(config.light.get('bounded_albedo', False)))
 
   def one(vertices, texture, background, vp):
     out = render.render_mesh(vertices, scene['faces'], settings=settings,

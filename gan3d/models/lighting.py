@@ -20,7 +20,8 @@ camera frame, a the ambient fraction. Prior (``config.light``):
     synthetic data set (`gan3d.data.synthetic`, light_frame='camera');
   model = 'none': no shading (the paper's generator; I = albedo);
   ``leak`` (default 0, Lambert): max(0, n . l) becomes max(0, n . l) +
-  leak min(0, n . l) in the generator only (`shading_factor`).
+  leak min(0, n . l) in the generator only (`shading_factor`);
+  ``bounded_albedo`` (default False): albedo tanh(texture) (`shade_textures`).
 
 Why it could matter for shape: without lighting, the relief inside the
 outline is constrained only through texture features that move as the head
@@ -144,12 +145,17 @@ def shading_factor(vertices: jax.Array, faces: jax.Array, viewpoint: jax.Array,
 
 def shade_textures(texture: jax.Array, vertices: jax.Array, faces: jax.Array,
                    viewpoint: jax.Array, light: jax.Array,
-                   camera_distance: float, leak: float = 0.0) -> jax.Array:
+                   camera_distance: float, leak: float = 0.0,
+                   bounded_albedo: bool = False) -> jax.Array:
   """Lit textures for a batch: albedo ``texture [B, 2N, 2N, 3]`` in [-1, 1]
   (the generator's range) -> ``[B, 2N, 2N, 3]`` in [-1, 1].
 
   vertices ``[B, N*N, 3]``, viewpoint ``[B, 2]``, light ``[B, 4]``. The
   product is taken in [0, 1] (as the data's), i.e. (texture + 1) s - 1.
+  ``bounded_albedo`` (``config.light.bounded_albedo``): the albedo is
+  tanh(texture), inside (-1, 1) like the data's, instead of the texture as
+  it is (unbounded: a surface turned away from the light can then be made
+  as bright as a lit one by an albedo above white).
   """
   b = texture.shape[0]
   chex.assert_shape(viewpoint, (b, 2))
@@ -157,4 +163,6 @@ def shade_textures(texture: jax.Array, vertices: jax.Array, faces: jax.Array,
   s = jax.vmap(shading_factor, in_axes=(0, None, 0, 0, None, None))(
       vertices, faces, viewpoint, light, float(camera_distance), float(leak))
   chex.assert_shape(s, texture.shape[:3])
+  if bounded_albedo:
+    texture = jnp.tanh(texture)
   return (texture + 1.0) * s[..., None] - 1.0
