@@ -11,6 +11,7 @@ prints per set
                and +z: how far the shapes look away from the camera;
   tilt_x/y_std spread of the normal's x / y components over the samples;
   pixels       mean covered pixels;
+  centre_normal  mean_normal inside the central disc (r < 0.3 N) only;
   shadowed     the fraction of covered pixels in attached shadow (n . l <= 0)
                under the data's lights (`shadowed`, `data_lights`);
   mesh_lean    (generated only) the mean `losses.mesh_lean` of the meshes,
@@ -128,6 +129,14 @@ def main(argv):
          'generator': orientation(g_n, g_mask)}
   # The lean that train.lean_weight penalises (mean unit face normal y).
   out['generator']['mesh_lean'] = round(float(np.mean(s['lean'])), 4)
+  # The same normal statistics inside the central disc (r < 0.3 N) only:
+  # the face's middle, apart from its outline.
+  hw = g_mask.shape[1]
+  yy, xx = np.mgrid[:hw, :hw] + 0.5
+  centre = (xx - hw / 2) ** 2 + (yy - hw / 2) ** 2 < (0.3 * hw) ** 2
+  for key, n_, m_ in (('ground_truth', r_n, r_mask), ('generator', g_n, g_mask)):
+    inner = orientation(n_, m_ & centre)
+    out[key]['centre_normal'] = inner['mean_normal']
   lights = data_lights(c)
   out['ground_truth']['shadowed'] = shadowed(r_n, r_mask, lights)
   out['generator']['shadowed'] = shadowed(g_n, g_mask, lights)
