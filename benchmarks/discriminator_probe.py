@@ -5,7 +5,10 @@ the hollow-mask illusion). It renders ``--num`` faces of the synthetic test
 split exactly as the data set does (same face, texture, background,
 viewpoint and light per example: `gan3d.data.synthetic.render_example`), once
 per ``--relief`` scale of their object z (1 = the data, -1 = the same face
-inside out, 0 = flat, 0.5 = half the relief), quantises them to 8 bits like
+inside out, 0 = flat, 0.5 = half the relief), then once per ``--shear``
+t with the true relief (z += t y: t > 0 turns the face down, as the lit
+generator's shapes do; README "The lit generator turns its surface away
+from the light"), quantises them to 8 bits like
 the stored photos, and feeds each set, in batches of one kind as in training,
 to the discriminator of a checkpoint. It prints per scale the mean logit,
 its spread over the faces, and the fraction of faces whose logit is at
@@ -47,15 +50,19 @@ _NUM = flags.DEFINE_integer('num', 256, 'test faces')
 _BATCH = flags.DEFINE_integer('batch', 32, 'faces per rendering and discriminator batch')
 _RELIEF = flags.DEFINE_list('relief', ['1', '-1', '0.5', '0'],
                             'relief scales; the first must be 1 (the data)')
+_SHEAR = flags.DEFINE_list('shear', [], 'shears t (z += t y) of the true relief, rows "shear=t"')
 
 
-def render_faces(spec: synthetic.SynthSpec, keys, relief: float, batch: int) -> np.ndarray:
+def render_faces(spec: synthetic.SynthSpec, keys, relief: float, batch: int,
+                 shear: float = 0.0) -> np.ndarray:
   """``[num, N, N, 3]`` uint8 renders of the faces of ``keys`` with their
-  object z multiplied by ``relief``, made and quantised as the data set's
-  (`synthetic.render_without_overflow`, `synthetic.to_uint8`)."""
+  object z multiplied by ``relief`` (then sheared, z += shear y), made and
+  quantised as the data set's (`synthetic.render_without_overflow`,
+  `synthetic.to_uint8`)."""
   return np.concatenate([
       synthetic.to_uint8(synthetic.render_without_overflow(
-          keys[i:i + batch], spec, relief_scale=jnp.float32(relief))['image'])
+          keys[i:i + batch], spec, relief_scale=jnp.float32(relief),
+          shear=jnp.float32(shear))['image'])
       for i in range(0, len(keys), batch)])
 
 
@@ -76,18 +83,20 @@ def main(argv):
   spec = synthetic.spec_from_config(c)
   keys = synthetic.example_keys(int(c.data.synthetic.seed), 'test', np.arange(num))
   d_fn = jax.jit(lambda p, x: models.discriminate(p, x, c))
+  variants = {f'{r:g}': (r, 0.0) for r in reliefs}
+  variants.update({f'shear={float(t):g}': (1.0, float(t)) for t in _SHEAR.value})
   logits = {}
-  for r in reliefs:
-    imgs = render_faces(spec, keys, r, batch).astype(np.float32) / 127.5 - 1.0
-    logits[r] = np.concatenate([np.asarray(d_fn(state.d_params, imgs[i:i + batch]))
-                                for i in range(0, num, batch)])
-  base = logits[1.0]
-  rows = {f'{r:g}': dict(mean_logit=round(float(v.mean()), 3),
+  for name, (r, t) in variants.items():
+    imgs = render_faces(spec, keys, r, batch, t).astype(np.float32) / 127.5 - 1.0
+    logits[name] = np.concatenate([np.asarray(d_fn(state.d_params, imgs[i:i + batch]))
+                                   for i in range(0, num, batch)])
+  base = logits['1']
+  rows = {name: dict(mean_logit=round(float(v.mean()), 3),
                          std=round(float(v.std()), 3),
                          minus_data=round(float(np.mean(v - base)), 3),
                          minus_data_se=round(float(np.std(v - base) / np.sqrt(num)), 3),
                          ge_data=round(float(np.mean(v >= base)), 3))
-          for r, v in logits.items()}
+          for name, v in logits.items()}
   print(json.dumps({'workdir': _WORKDIR.value, 'step': step, 'num': num, 'relief': rows}))
 
 

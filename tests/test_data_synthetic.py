@@ -254,3 +254,18 @@ def test_face_ranges_validated():
   del ranges['nose_height']
   with pytest.raises(ValueError, match='nose_height'):
     faces.sample_face_params(jax.random.PRNGKey(0), ranges)
+
+
+def test_shear_turns_the_face_down():
+  """render_batch(shear=t) adds t y to the face's object z: canonical
+  points move by t y, and with t > 0 the canonical normals point down."""
+  config = make_config('/nonexistent')
+  spec = synthetic.spec_from_config(config)
+  keys = synthetic.example_keys(0, 'train', np.arange(2))
+  ref, down = (jax.device_get(synthetic.render_batch(keys, spec, jnp.float32(1.0), jnp.float32(t)))
+               for t in (0.0, 0.3))
+  np.testing.assert_allclose(ref['image'], jax.device_get(synthetic.render_batch(keys, spec))['image'],
+                             atol=1e-5)
+  ny = lambda ex: (ex['normals'][..., 1] * ex['mask']).sum() / ex['mask'].sum()
+  assert abs(ny(ref)) < 0.1 and ny(down) < ny(ref) - 0.1
+  assert np.abs(down['image'] - ref['image']).max() > 0.05

@@ -168,7 +168,7 @@ def _downsample_gt(spec: SynthSpec, mask, depth, normals=None):
   return cov, m, depth_lr, jnp.where(m[..., None], n, 0.0)
 
 
-def render_example(key, spec: SynthSpec, relief_scale: float = 1.0):
+def render_example(key, spec: SynthSpec, relief_scale: float = 1.0, shear: float = 0.0):
   """Renders one example; returns a dict of float arrays (see module doc).
 
   Besides the stored fields, returns 'background' [N, N, 3] in [0, 1] (the
@@ -177,8 +177,10 @@ def render_example(key, spec: SynthSpec, relief_scale: float = 1.0):
 
   ``relief_scale`` multiplies the object z of the face's vertices before
   anything is rendered: 1 is the data set; -1 turns the face inside out
-  (the hollow face), 0 flattens it onto the z = 0 plane. Diagnostics only
-  (`benchmarks.discriminator_probe`); the data set always uses 1.
+  (the hollow face), 0 flattens it onto the z = 0 plane. ``shear`` then
+  adds shear * y to that z: t > 0 turns the face's surface down (its lean
+  about -t / sqrt(1 + t^2)), t < 0 up. Diagnostics only
+  (`benchmarks.discriminator_probe`); the data set always uses 1 and 0.
   """
   n, s = spec.resolution, spec.hires
   k_face, k_tex, k_bg, k_u, k_pts = (jax.random.fold_in(key, i)
@@ -189,6 +191,8 @@ def render_example(key, spec: SynthSpec, relief_scale: float = 1.0):
   verts = faces.face_vertices(params, spec.mesh_res, spec.disc_radius,
                               spec.fit_radius)
   verts = verts * jnp.array([1.0, 1.0, relief_scale], verts.dtype)
+  verts = verts + jnp.stack([jnp.zeros_like(verts[:, 0]), jnp.zeros_like(verts[:, 0]),
+                             shear * verts[:, 1]], -1)
   tri = render.topology.grid_faces(spec.mesh_res)
   uv = faces.face_uv(spec.mesh_res)
   tex = faces.face_texture(params, k_tex, spec.texture_res)
@@ -244,10 +248,10 @@ def render_example(key, spec: SynthSpec, relief_scale: float = 1.0):
 
 
 @functools.partial(jax.jit, static_argnums=(1,))
-def render_batch(keys, spec: SynthSpec, relief_scale=1.0):
+def render_batch(keys, spec: SynthSpec, relief_scale=1.0, shear=0.0):
   """`render_example` vmapped over keys [B] (or [B, 2] raw keys);
-  ``relief_scale`` (traced: no recompilation) as there."""
-  return jax.vmap(lambda k: render_example(k, spec, relief_scale))(keys)
+  ``relief_scale`` and ``shear`` (traced: no recompilation) as there."""
+  return jax.vmap(lambda k: render_example(k, spec, relief_scale, shear))(keys)
 
 
 def example_keys(seed: int, split: str, indices):
@@ -277,14 +281,14 @@ def to_record(ex: dict, i: int) -> dict:
 
 
 def render_without_overflow(keys, spec: SynthSpec, max_window: int = 32,
-                            relief_scale: float = 1.0):
+                            relief_scale: float = 1.0, shear: float = 0.0):
   """`render_batch`, re-rendered with larger windows while triangles overflow.
 
   The window only bounds the pixels tested per triangle, so a render without
   overflow is the same whatever the window: results stay deterministic.
   """
   while True:
-    out = jax.device_get(render_batch(keys, spec, relief_scale))
+    out = jax.device_get(render_batch(keys, spec, relief_scale, shear))
     if int(np.max(out['overflow'])) == 0:
       return out
     if max(spec.window, spec.canonical_window) >= max_window:
