@@ -56,6 +56,9 @@
 #                      L where it faces away from the light (e.g. leak0.2);
 #   boundalb           light.bounded_albedo True: the lit generator's albedo
 #                      is tanh(texture), inside the data's range;
+#   winK               render.window K: the renderer's pixel window per
+#                      triangle (default 4; the training log's
+#                      render_overflow counts the triangles it clips);
 #   lit, unlit         the generator's light prior (config.light.model
 #                      camera / none; every name starts unlit, as the paper).
 # Join names with '+' to combine them: sym16+crisp is the crisp ablation of
@@ -125,6 +128,7 @@ run_one() {
       tilt*) # the data's light cone and the generator's light prior turned up
         args+=(--config.data.synthetic.light_tilt_deg=${part#tilt} --config.light.tilt_deg=${part#tilt}) ;;
       boundalb) args+=(--config.light.bounded_albedo=True) ;;
+      win*) args+=(--config.render.window=${part#win}) ;;
       leak*) args+=(--config.light.leak=${part#leak}) ;;
       lean*) args+=(--config.train.lean_weight=${part#lean}) ;;
       texoff*) args+=(--config.model.texture_offset=${part#texoff}) ;;

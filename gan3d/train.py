@@ -199,6 +199,29 @@ def _check_finite(metrics: dict, step: int):
       'learning rate or a larger r1_gamma.')
 
 
+# Renderer health metrics of the train step -> the setting that fixes each.
+_RENDER_HEALTH = {
+    'render_overflow': ('triangles were clipped by the renderer\'s pixel window',
+                        'raise --config.render.window (gan3d.render.suggest_window '
+                        'gives the smallest that clips nothing for given meshes)'),
+    'soft_overflow': ('soft-layer pairs were dropped (their gradients are lost)',
+                      'raise --config.render.soft_pairs_per_pixel'),
+}
+
+
+def render_health_warnings(metrics: dict, step: int, warned: set) -> list[str]:
+  """Messages for renderer health metrics that are non-zero for the first
+  time in this run (each key once; ``warned`` records them)."""
+  out = []
+  for key, (what, fix) in _RENDER_HEALTH.items():
+    value = float(metrics.get(key, 0.0))
+    if value > 0 and key not in warned:
+      warned.add(key)
+      out.append(f'step {step}: {key}={value:g}: {what} in at least one image of '
+                 f'the batch; {fix}. Training goes on; this is said once per run.')
+  return out
+
+
 def _progress_bar(enabled: bool, start: int, total: int):
   if not enabled:
     return contextlib.nullcontext(None)
@@ -257,6 +280,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
   sampler = make_sampler(config, sample_key) if t.sample_every_steps else None
   compiled = {}   # Stage -> jitted train step (one per progressive stage)
   history = []
+  warned = set()  # renderer health warnings already given
   last_time, last_step = time.perf_counter(), start
   data = data_iterator(config, start) if start < total else None
 
@@ -275,6 +299,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
         metrics = jax.device_get(metrics)
         step += 1
         _check_finite(metrics, step)
+        for msg in render_health_warnings(metrics, step, warned):
+          logging.warning(msg)
+          if bar is not None:
+            bar.write(msg)
         history.append(metrics)
 
         if bar is not None:
