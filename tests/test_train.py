@@ -257,3 +257,24 @@ def test_lean_weight_turns_the_generated_surfaces_to_the_front():
   assert leans[0.0][:2] == pytest.approx(leans[1e4][:2], rel=1e-5)
   assert abs(leans[0.0][0]) > 1e-3
   assert abs(leans[1e4][2]) < abs(leans[0.0][2])
+
+
+def test_render_health_warns_once_per_key_and_names_the_setting():
+  warned = set()
+  assert train.render_health_warnings({'render_overflow': 0.0, 'soft_overflow': 0.0}, 1, warned) == []
+  msgs = train.render_health_warnings({'render_overflow': 3.0, 'soft_overflow': 0.0}, 2, warned)
+  assert len(msgs) == 1 and 'render.window' in msgs[0] and 'step 2' in msgs[0]
+  assert train.render_health_warnings({'render_overflow': 5.0, 'soft_overflow': 0.0}, 3, warned) == []
+  msgs = train.render_health_warnings({'render_overflow': 5.0, 'soft_overflow': 7.0}, 4, warned)
+  assert len(msgs) == 1 and 'render.soft_pairs_per_pixel' in msgs[0]
+
+
+def test_loop_checks_render_health_every_step(tmp_path, monkeypatch):
+  seen = []
+
+  def record(metrics, step, warned):
+    seen.append((step, 'render_overflow' in metrics, 'soft_overflow' in metrics))
+    return ['renderer says hello'] if step == 1 else []
+  monkeypatch.setattr(train, 'render_health_warnings', record)
+  train.train_and_evaluate(_config(2), str(tmp_path))
+  assert seen == [(1, True, True), (2, True, True)]
