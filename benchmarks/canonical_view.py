@@ -64,12 +64,19 @@ def orientation(normals: np.ndarray, mask: np.ndarray) -> dict:
               pixels=round(float(mask.sum((1, 2)).mean()), 1))
 
 
+def centre_disc(n: int) -> np.ndarray:
+  """``[n, n]`` bool: pixel centres inside the central disc of radius 0.3 n
+  (on the face in every view)."""
+  yy, xx = np.mgrid[:n, :n] + 0.5
+  return (xx - n / 2) ** 2 + (yy - n / 2) ** 2 < (0.3 * n) ** 2
+
+
 def centre_brightness(images: np.ndarray) -> dict:
   """images [B, N, N, 3] in [-1, 1] -> mean grey level inside the central
   disc of radius 0.3 N, and its top half's mean minus its bottom half's."""
   n = images.shape[1]
-  yy, xx = np.mgrid[:n, :n] + 0.5
-  disc = (xx - n / 2) ** 2 + (yy - n / 2) ** 2 < (0.3 * n) ** 2
+  disc = centre_disc(n)
+  yy = np.mgrid[:n, :n][0] + 0.5
   grey = np.asarray(images, np.float64).mean(-1)
   top, bottom = disc & (yy < n / 2), disc & (yy >= n / 2)
   return dict(mean=round(float(grey[:, disc].mean()), 4),
@@ -131,9 +138,7 @@ def main(argv):
   out['generator']['mesh_lean'] = round(float(np.mean(s['lean'])), 4)
   # The same normal statistics inside the central disc (r < 0.3 N) only:
   # the face's middle, apart from its outline.
-  hw = g_mask.shape[1]
-  yy, xx = np.mgrid[:hw, :hw] + 0.5
-  centre = (xx - hw / 2) ** 2 + (yy - hw / 2) ** 2 < (0.3 * hw) ** 2
+  centre = centre_disc(g_mask.shape[1])
   for key, n_, m_ in (('ground_truth', r_n, r_mask), ('generator', g_n, g_mask)):
     inner = orientation(n_, m_ & centre)
     out[key]['centre_normal'] = inner['mean_normal']

@@ -22,6 +22,8 @@ import chex
 import jax
 import jax.numpy as jnp
 
+from gan3d.render import safe_math
+
 PyTree = Any
 
 
@@ -97,15 +99,12 @@ def mesh_lean(vertices: jax.Array, faces: jax.Array) -> jax.Array:
   ``vertices [B, V, 3]``, ``faces [F, 3]`` -> ``[B]``. 0 for a surface
   symmetric under y -> -y (a sphere cap, an upright face); a surface sheared
   by ``z += t y`` leans by about ``-t / sqrt(1 + t^2)`` (down for t > 0).
-  Zero-area faces count as normal 0.
+  Zero-area faces count as normal 0 (`safe_math.safe_normalize`).
   """
   chex.assert_rank(vertices, 3)
   chex.assert_rank(faces, 2)
   v0, v1, v2 = (vertices[:, faces[:, k]] for k in range(3))
-  n = jnp.cross(v1 - v0, v2 - v0)
-  sq = jnp.sum(n * n, -1, keepdims=True)
-  # safe normalisation: zero-area faces give 0 and a finite gradient.
-  n = n * jnp.where(sq > 0, jax.lax.rsqrt(jnp.where(sq > 0, sq, 1.0)), 0.0)
+  n = safe_math.safe_normalize(jnp.cross(v1 - v0, v2 - v0))
   front = jnp.where(jnp.sum(n[..., 2], -1) < 0, -1.0, 1.0)
   return front * jnp.mean(n[..., 1], -1)
 
