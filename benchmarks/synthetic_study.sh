@@ -45,6 +45,10 @@
 #                      centre turned up by T degrees in both
 #                      (data.synthetic.light_tilt_deg, light.tilt_deg; build
 #                      such data once before two runs share it);
+#   spreadS            other training data and light prior: lights within S
+#                      degrees of the cone's centre in both
+#                      (data.synthetic.light_spread_deg, light.spread_deg;
+#                      default 40; build such data once, as for tiltT);
 #   nohair             other training data: no hair above the hairline
 #                      (data.synthetic.face.hairline (1.5, 1.5), above the
 #                      face; the hair at the sides of the head stays);
@@ -127,6 +131,8 @@ run_one() {
       objlight) args+=(--config.data.synthetic.light_frame=object) ;;
       tilt*) # the data's light cone and the generator's light prior turned up
         args+=(--config.data.synthetic.light_tilt_deg=${part#tilt} --config.light.tilt_deg=${part#tilt}) ;;
+      spread*) # the data's light cone and the generator's light prior, narrower or wider
+        args+=(--config.data.synthetic.light_spread_deg=${part#spread} --config.light.spread_deg=${part#spread}) ;;
       boundalb) args+=(--config.light.bounded_albedo=True) ;;
       win*) args+=(--config.render.window=${part#win}) ;;
       leak*) args+=(--config.light.leak=${part#leak}) ;;
