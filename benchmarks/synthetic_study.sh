@@ -11,6 +11,7 @@
 #                      (model.shape_symmetry), size constraint on; with
 #                      +no_size it is configs/synthetic.py's default;
 #   sym8               the same with blocks up to 8 x 8 only;
+#   sym0               the same with all of G_o's blocks (shape_max_res 0);
 #   smr8, smr16        model.shape_max_res 8 / 16 only; sym16s3: sym16 with
 #                      shape_output_scale 0.3; sym16lrM: sym16 with
 #                      train.shape_lr_mult M (e.g. sym16lr0.1);
@@ -49,6 +50,9 @@
 #                      degrees of the cone's centre in both
 #                      (data.synthetic.light_spread_deg, light.spread_deg;
 #                      default 40; build such data once, as for tiltT);
+#   smooth             other training data: faces without their fine relief
+#                      (the brows', eyes', nose's, cheeks', lips' and chin's
+#                      heights 0: the head's dome, jaw and skirt only);
 #   nohair             other training data: no hair above the hairline
 #                      (data.synthetic.face.hairline (1.5, 1.5), above the
 #                      face; the hair at the sides of the head stays);
@@ -110,6 +114,7 @@ run_one() {
       smr8|smr16) smr=${part#smr} ;;
       sym16) smr=16; sym=True ;;
       sym8) smr=8; sym=True ;;
+      sym0) smr=0; sym=True ;;
       sym16s3) smr=16; sym=True; args+=(--config.model.shape_output_scale=0.3) ;;
       sym16lr*) smr=16; sym=True; args+=(--config.train.shape_lr_mult=${part#sym16lr}) ;;
       seed*) args+=(--config.seed=${part#seed}) ;;
@@ -138,6 +143,10 @@ run_one() {
       leak*) args+=(--config.light.leak=${part#leak}) ;;
       lean*) args+=(--config.train.lean_weight=${part#lean}) ;;
       texoff*) args+=(--config.model.texture_offset=${part#texoff}) ;;
+      smooth) # faces without fine relief: the head's dome, jaw and skirt only
+        for k in brow_height eye_depth nose_height nostril_height cheek_height lip_height chin_height; do
+          args+=("--config.data.synthetic.face.$k=(0.0,0.0)")
+        done ;;
       nohair) args+=("--config.data.synthetic.face.hairline=(1.5,1.5)") ;;
       *) echo "unknown run $part (in $name)" >&2; return 2 ;;
     esac

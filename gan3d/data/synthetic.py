@@ -168,6 +168,78 @@ def _downsample_gt(spec: SynthSpec, mask, depth, normals=None):
   return cov, m, depth_lr, jnp.where(m[..., None], n, 0.0)
 
 
+def _face_scene(key, spec: SynthSpec, relief_scale: float = 1.0, shear: float = 0.0):
+  """The face of example ``key``: (vertices, faces, uv, texture, background)."""
+  n = spec.resolution
+  k_face, k_tex, k_bg = (jax.random.fold_in(key, i) for i in range(3))
+  params = faces.sample_face_params(k_face, dict(spec.face))
+  verts = faces.face_vertices(params, spec.mesh_res, spec.disc_radius,
+                              spec.fit_radius)
+  verts = verts * jnp.array([1.0, 1.0, relief_scale], verts.dtype)
+  verts = verts + jnp.stack([jnp.zeros_like(verts[:, 0]), jnp.zeros_like(verts[:, 0]),
+                             shear * verts[:, 1]], -1)
+  tri = render.topology.grid_faces(spec.mesh_res)
+  uv = faces.face_uv(spec.mesh_res)
+  tex = faces.face_texture(params, k_tex, spec.texture_res)
+  # The background is made at N x N: compositing with the box-filtered
+  # coverage below equals box-filtering a nearest-upsampled background.
+  bg = faces.background(k_bg, n, spec.bg_noise_octaves,
+                        spec.bg_noise_strength, spec.bg_texture_strength)
+  return verts, tri, uv, tex, bg
+
+
+def view_and_light(spec: SynthSpec, u):
+  """``u [5]`` uniform in [0, 1) -> (viewpoint [2] radians, camera-frame light
+  direction [3], ambient []) as the data set draws them."""
+  lo = jnp.deg2rad(jnp.array([spec.yaw_range_deg[0], spec.pitch_range_deg[0]]))
+  hi = jnp.deg2rad(jnp.array([spec.yaw_range_deg[1], spec.pitch_range_deg[1]]))
+  view = lo + u[0:2] * (hi - lo)
+  # Light within light_spread_deg of the view axis (turned up by
+  # light_tilt_deg), uniform over the cap's projected disc.
+  light = render.camera.light_cone(u[2], u[3], jnp.deg2rad(spec.light_spread_deg),
+                                   math.radians(spec.light_tilt_deg))
+  if spec.light_frame == 'object':
+    # Drawn around the object's +z axis and turned with the object: the
+    # shading is then the same from every viewpoint (a texture).
+    light = render.camera.rotation_matrix(view) @ light
+  ambient = spec.ambient[0] + u[4] * (spec.ambient[1] - spec.ambient[0])
+  return view, light, ambient
+
+
+def _photo(spec: SynthSpec, scene, u):
+  """One photo of ``scene`` (`_face_scene`) at the view and light of ``u [5]``:
+  (image [N, N, 3] in [0, 1], the hi-res render, camera-facing normals)."""
+  verts, tri, uv, tex, bg = scene
+  s = spec.hires
+  view, light, ambient = view_and_light(spec, u)
+  settings = render.RenderSettings(height=s, width=s, soft=False,
+                                   window=spec.window,
+                                   camera_distance=spec.camera_distance)
+  out = render.render_mesh(verts, tri, settings=settings, uv=uv, texture=tex,
+                           viewpoint=view)
+  # Normals facing the camera: flip where n . ray > 0 (ray points away from it).
+  rays = _pixel_rays(spec)
+  nrm = out.normals * jnp.where(
+      jnp.sum(out.normals * rays, -1, keepdims=True) > 0, -1.0, 1.0)
+  albedo = out.image
+  if spec.shading:
+    albedo = albedo * faces.lambert(nrm, light, ambient)[..., None]
+  cov = _box(out.mask, spec.supersample)
+  image = _box(albedo * out.mask[..., None], spec.supersample) + (
+      1.0 - cov[..., None]) * bg
+  return image, out, nrm
+
+
+def photos_of(key, spec: SynthSpec, u):
+  """Photos ``[M, N, N, 3]`` in [0, 1] of the face of example ``key`` (its
+  shape, texture and background as in `render_example`) at the views and
+  lights of ``u [M, 5]`` (uniform in [0, 1); `view_and_light`). For
+  diagnostics that need one face seen many times
+  (`benchmarks.photometric_fit`)."""
+  scene = _face_scene(key, spec)
+  return jax.vmap(lambda ui: _photo(spec, scene, ui)[0])(u)
+
+
 def render_example(key, spec: SynthSpec, relief_scale: float = 1.0, shear: float = 0.0):
   """Renders one example; returns a dict of float arrays (see module doc).
 
@@ -183,52 +255,17 @@ def render_example(key, spec: SynthSpec, relief_scale: float = 1.0, shear: float
   (`benchmarks.discriminator_probe`); the data set always uses 1 and 0.
   """
   n, s = spec.resolution, spec.hires
-  k_face, k_tex, k_bg, k_u, k_pts = (jax.random.fold_in(key, i)
-                                     for i in range(5))
+  k_u, k_pts = jax.random.fold_in(key, 3), jax.random.fold_in(key, 4)
   # View (2), light direction (2), ambient (1): one draw (fast compilation).
   u = jax.random.uniform(k_u, (5,))
-  params = faces.sample_face_params(k_face, dict(spec.face))
-  verts = faces.face_vertices(params, spec.mesh_res, spec.disc_radius,
-                              spec.fit_radius)
-  verts = verts * jnp.array([1.0, 1.0, relief_scale], verts.dtype)
-  verts = verts + jnp.stack([jnp.zeros_like(verts[:, 0]), jnp.zeros_like(verts[:, 0]),
-                             shear * verts[:, 1]], -1)
-  tri = render.topology.grid_faces(spec.mesh_res)
-  uv = faces.face_uv(spec.mesh_res)
-  tex = faces.face_texture(params, k_tex, spec.texture_res)
-  # The background is made at N x N: compositing with the box-filtered
-  # coverage below equals box-filtering a nearest-upsampled background.
-  bg = faces.background(k_bg, n, spec.bg_noise_octaves,
-                        spec.bg_noise_strength, spec.bg_texture_strength)
-  lo = jnp.deg2rad(jnp.array([spec.yaw_range_deg[0], spec.pitch_range_deg[0]]))
-  hi = jnp.deg2rad(jnp.array([spec.yaw_range_deg[1], spec.pitch_range_deg[1]]))
-  view = lo + u[0:2] * (hi - lo)
+  scene = _face_scene(key, spec, relief_scale, shear)
+  verts, tri = scene[0], scene[1]
+  image, out, nrm = _photo(spec, scene, u)
+  view, _, _ = view_and_light(spec, u)
+  cov, m, depth, normals = _downsample_gt(spec, out.mask, out.depth, nrm)
   settings = render.RenderSettings(height=s, width=s, soft=False,
                                    window=spec.window,
                                    camera_distance=spec.camera_distance)
-  out = render.render_mesh(verts, tri, settings=settings, uv=uv, texture=tex,
-                           viewpoint=view)
-  mask = out.mask
-  # Normals facing the camera: flip where n . ray > 0 (ray points away from it).
-  rays = _pixel_rays(spec)
-  nrm = out.normals * jnp.where(
-      jnp.sum(out.normals * rays, -1, keepdims=True) > 0, -1.0, 1.0)
-  albedo = out.image
-  if spec.shading:
-    # Light within light_spread_deg of the view axis (turned up by
-    # light_tilt_deg), uniform over the cap's projected disc.
-    light = render.camera.light_cone(u[2], u[3], jnp.deg2rad(spec.light_spread_deg),
-                                     math.radians(spec.light_tilt_deg))
-    if spec.light_frame == 'object':
-      # Drawn around the object's +z axis and turned with the object: the
-      # shading is then the same from every viewpoint (a texture).
-      light = render.camera.rotation_matrix(view) @ light
-    ambient = spec.ambient[0] + u[4] * (spec.ambient[1] - spec.ambient[0])
-    albedo = albedo * faces.lambert(nrm, light, ambient)[..., None]
-  cov, m, depth, normals = _downsample_gt(spec, mask, out.depth, nrm)
-  image = _box(albedo * mask[..., None], spec.supersample) + (
-      1.0 - cov[..., None]) * bg
-
   canon_settings = dataclasses.replace(settings, window=spec.canonical_window)
   canon = render.render_mesh(verts, tri, settings=canon_settings,
                              attributes=verts)
@@ -240,7 +277,7 @@ def render_example(key, spec: SynthSpec, relief_scale: float = 1.0, shear: float
   result = dict(image=image, depth=depth,
                 normals=normals, mask=m, coverage=cov, viewpoint=view,
                 canonical_depth=canon_depth, canonical_points=points,
-                background=bg,
+                background=scene[4],
                 overflow=out.overflow + canon.overflow)
   chex.assert_shape(result['image'], (n, n, 3))
   chex.assert_shape(result['canonical_points'], (spec.num_points, 3))
