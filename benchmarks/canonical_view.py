@@ -21,7 +21,8 @@ and the angle between the generated and ground-truth *mean* normal maps over
 the pixels both cover; and ``image_centre``: the brightness of the real test
 images and of the generated ones (at the prior's viewpoints and lights, as
 in training) inside the central disc of radius 0.3 N (on the face in every
-view): its mean (images in [-1, 1]) and top half minus bottom half. With ``--out`` it writes a PNG: the mean normal maps
+view): its mean (images in [-1, 1]), its spread over images and top half
+minus bottom half. With ``--out`` it writes a PNG: the mean normal maps
 (ground truth, generated, |coverage difference|) above 8 ground-truth and 8
 generated normal maps.
 
@@ -73,13 +74,16 @@ def centre_disc(n: int) -> np.ndarray:
 
 def centre_brightness(images: np.ndarray) -> dict:
   """images [B, N, N, 3] in [-1, 1] -> mean grey level inside the central
-  disc of radius 0.3 N, and its top half's mean minus its bottom half's."""
+  disc of radius 0.3 N, its spread over the images (the standard deviation
+  of each image's disc mean), and its top half's mean minus its bottom
+  half's."""
   n = images.shape[1]
   disc = centre_disc(n)
   yy = np.mgrid[:n, :n][0] + 0.5
   grey = np.asarray(images, np.float64).mean(-1)
   top, bottom = disc & (yy < n / 2), disc & (yy >= n / 2)
   return dict(mean=round(float(grey[:, disc].mean()), 4),
+              std=round(float(grey[:, disc].mean(1).std()), 4),
               top_minus_bottom=round(float(grey[:, top].mean() - grey[:, bottom].mean()), 4))
 
 

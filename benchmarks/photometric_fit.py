@@ -40,6 +40,7 @@ from ml_collections import config_flags
 import numpy as np
 import optax
 
+from benchmarks import shape_compare
 from gan3d import render
 from gan3d import representation
 from gan3d.data import synthetic
@@ -61,31 +62,6 @@ def base_shape_image(config, n: int) -> jax.Array:
   return representation.build_shape_image(jnp.zeros((1, n, n, 3 * levels)), config.model)[0]
 
 
-def canonical(vertices, faces, n: int, camera_distance: float):
-  """Crisp canonical render: mask [n, n], object z [n, n], camera-facing normals."""
-  settings = render.RenderSettings(height=n, width=n, soft=False, window=8,
-                                   camera_distance=camera_distance)
-  out = render.render_mesh(vertices, faces, settings=settings, attributes=vertices,
-                           viewpoint=jnp.zeros(2))
-  normals = out.normals * jnp.where(out.normals[..., 2:3] < 0, -1.0, 1.0)
-  return np.asarray(out.mask) > 0, np.asarray(out.image[..., 2]), np.asarray(normals)
-
-
-def compare(fit, truth, n: int) -> dict:
-  """Canonical-view errors of ``fit`` against ``truth`` (each `canonical`'s output)."""
-  (fm, fz, fn), (gm, gz, gn) = fit, truth
-  both = fm & gm
-  dz = (fz - gz)[both]
-  c = np.arange(n) + 0.5 - n / 2
-  centre = both & ((c[:, None] ** 2 + c[None] ** 2) < (0.3 * n) ** 2)
-  angle = np.degrees(np.arccos(np.clip(np.sum(fn * gn, -1), -1, 1)))[both]
-  return dict(pixels=int(fm.sum()), true_pixels=int(gm.sum()),
-              depth_mae=float(np.mean(np.abs(dz - dz.mean()))),
-              normal_deg=float(angle.mean()),
-              lean=float(fn[both][:, 1].mean()), true_lean=float(gn[both][:, 1].mean()),
-              centre=float(fn[centre][:, 1].mean()), true_centre=float(gn[centre][:, 1].mean()))
-
-
 def main(argv):
   del argv
   config = _CONFIG.value
@@ -99,7 +75,7 @@ def main(argv):
                                     np.array([_FACE.value]))[0]
   rng = jax.random.PRNGKey(_SEED.value)
   u = jax.random.uniform(jax.random.fold_in(rng, 0), (m, 5))
-  photos = jax.jit(synthetic.photos_of, static_argnums=1)(face_key, spec, u) * 2.0 - 1.0
+  photos = synthetic.photos_of(face_key, spec, u) * 2.0 - 1.0
   views, lights, ambients = jax.vmap(lambda ui: synthetic.view_and_light(spec, ui))(u)
   background = synthetic._face_scene(face_key, spec)[4] * 2.0 - 1.0  # pylint: disable=protected-access
   settings = render.RenderSettings(height=n, width=n, **config.render.to_dict())
@@ -139,7 +115,7 @@ def main(argv):
     return optax.apply_updates(params, updates), opt_state, value
 
   scene = synthetic._face_scene(face_key, spec)  # pylint: disable=protected-access
-  truth = canonical(scene[0], scene[1], n, spec.camera_distance)
+  truth = shape_compare.canonical(scene[0], scene[1], n, spec.camera_distance)
   params = dict(offset=jnp.zeros((n, n, 3)), texture=jnp.zeros((2 * n, 2 * n, 3)))
   opt_state = optimiser.init(params)
   every = max(1, _STEPS.value // 6)
@@ -151,7 +127,8 @@ def main(argv):
       params, opt_state, value = step(params, opt_state, jax.random.fold_in(rng, it))
       recent.append(float(value))
     if it % every == 0:
-      r = compare(canonical(vertices_of(params), faces, n, spec.camera_distance), truth, n)
+      fit = shape_compare.canonical(vertices_of(params), faces, n, spec.camera_distance)
+      r = shape_compare.compare(fit, truth, n)
       mse = f'{np.mean(recent):.5f}' if recent else '-'
       recent = []
       print(f'step {it:5d}  mse {mse}  pixels {r["pixels"]} ({r["true_pixels"]})  '

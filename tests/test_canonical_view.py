@@ -17,3 +17,7 @@ def test_centre_brightness_mean_and_top_minus_bottom():
   np.testing.assert_allclose(out['top_minus_bottom'], 0.75, atol=1e-4)
   flipped = canonical_view.centre_brightness(img[:, ::-1])
   np.testing.assert_allclose(flipped['top_minus_bottom'], -0.75, atol=1e-4)
+  assert out['std'] == 0.0                                   # two identical images
+  brighter = img.copy()
+  brighter[1, disc] += 0.2
+  np.testing.assert_allclose(canonical_view.centre_brightness(brighter)['std'], 0.1, atol=1e-4)

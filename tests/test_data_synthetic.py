@@ -269,3 +269,25 @@ def test_shear_turns_the_face_down():
   ny = lambda ex: (ex['normals'][..., 1] * ex['mask']).sum() / ex['mask'].sum()
   assert abs(ny(ref)) < 0.1 and ny(down) < ny(ref) - 0.1
   assert np.abs(down['image'] - ref['image']).max() > 0.05
+
+
+def test_photos_of_one_face():
+  """photos_of(key, spec, u) photographs the face of example ``key``: with
+  that example's own draw of u it reproduces the data set's image; other
+  draws give other views of the same face and background (the corners,
+  background in every view here, agree)."""
+  config = make_config('/nonexistent')
+  spec = synthetic.spec_from_config(config)
+  keys = synthetic.example_keys(0, 'train', np.arange(4))   # test_relief_scale's batch
+  own = jax.random.uniform(jax.random.fold_in(keys[0], 3), (5,))
+  other = jax.random.uniform(jax.random.PRNGKey(7), (2, 5))
+  photos = jax.device_get(synthetic.photos_of(keys[0], spec, jnp.concatenate([own[None], other])))
+  assert photos.shape == (3, N, N, 3)
+  np.testing.assert_allclose(photos[0], jax.device_get(synthetic.render_batch(keys, spec))['image'][0],
+                             atol=1e-5)
+  assert np.abs(photos[1] - photos[2]).max() > 0.05
+  np.testing.assert_allclose(photos[1][:2, :2], photos[2][:2, :2], atol=1e-6)
+  view, light, ambient = synthetic.view_and_light(spec, other[0])
+  assert abs(float(jnp.linalg.norm(light)) - 1.0) < 1e-5
+  lo, hi = np.deg2rad(spec.yaw_range_deg)
+  assert lo <= float(view[0]) <= hi and spec.ambient[0] <= float(ambient) <= spec.ambient[1]

@@ -230,6 +230,7 @@ def _photo(spec: SynthSpec, scene, u):
   return image, out, nrm
 
 
+@functools.partial(jax.jit, static_argnums=(1,))
 def photos_of(key, spec: SynthSpec, u):
   """Photos ``[M, N, N, 3]`` in [0, 1] of the face of example ``key`` (its
   shape, texture and background as in `render_example`) at the views and

@@ -1,0 +1,26 @@
+"""`benchmarks.shape_compare`: the canonical-view comparison of
+`benchmarks.photometric_fit`."""
+import numpy as np
+
+from benchmarks import shape_compare
+from gan3d import representation
+from gan3d.render import topology
+
+
+def _canonical(z_scale=1.0, shear=0.0):
+  n = 16
+  s = representation.base_surface(n, 'paraboloid', 0.8, 0.5, 0.8).copy()
+  s[..., 2] = s[..., 2] * z_scale + shear * s[..., 1]
+  return shape_compare.canonical(topology.shape_image_to_vertices(s),
+                                   topology.grid_faces(n), n, 4.0)
+
+
+def test_compare_zero_for_the_same_shape_and_sees_a_lean():
+  truth = _canonical()
+  same = shape_compare.compare(truth, truth, 16)
+  assert same['depth_mae'] == 0.0 and same['normal_deg'] < 0.1
+  assert same['lean'] == same['true_lean'] and abs(same['true_lean']) < 0.02
+  down = shape_compare.compare(_canonical(shear=0.3), truth, 16)
+  assert down['lean'] < -0.1 and down['centre'] < -0.1 and down['normal_deg'] > 5.0
+  deeper = shape_compare.compare(_canonical(z_scale=1.5), truth, 16)
+  assert deeper['depth_mae'] > 0.01 and abs(deeper['lean']) < 0.02
