@@ -77,7 +77,8 @@ def main(argv):
   u = jax.random.uniform(jax.random.fold_in(rng, 0), (m, 5))
   photos = synthetic.photos_of(face_key, spec, u) * 2.0 - 1.0
   views, lights, ambients = jax.vmap(lambda ui: synthetic.view_and_light(spec, ui))(u)
-  background = synthetic._face_scene(face_key, spec)[4] * 2.0 - 1.0  # pylint: disable=protected-access
+  scene = synthetic.face_scene(face_key, spec)
+  background = scene[4] * 2.0 - 1.0
   settings = render.RenderSettings(height=n, width=n, **config.render.to_dict())
   faces = jnp.asarray(topology.grid_faces(n), jnp.int32)
   uv = jnp.asarray(topology.grid_uv(n), jnp.float32)
@@ -114,7 +115,6 @@ def main(argv):
     updates, opt_state = optimiser.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state, value
 
-  scene = synthetic._face_scene(face_key, spec)  # pylint: disable=protected-access
   truth = shape_compare.canonical(scene[0], scene[1], n, spec.camera_distance)
   params = dict(offset=jnp.zeros((n, n, 3)), texture=jnp.zeros((2 * n, 2 * n, 3)))
   opt_state = optimiser.init(params)

@@ -168,8 +168,10 @@ def _downsample_gt(spec: SynthSpec, mask, depth, normals=None):
   return cov, m, depth_lr, jnp.where(m[..., None], n, 0.0)
 
 
-def _face_scene(key, spec: SynthSpec, relief_scale: float = 1.0, shear: float = 0.0):
-  """The face of example ``key``: (vertices, faces, uv, texture, background)."""
+def face_scene(key, spec: SynthSpec, relief_scale: float = 1.0, shear: float = 0.0):
+  """The face of example ``key``: (vertices [V, 3] object space, faces
+  [F, 3], uv [V, 2], texture [T, T, 3] and background [N, N, 3] in [0, 1]),
+  ``relief_scale`` and ``shear`` as in `render_example`."""
   n = spec.resolution
   k_face, k_tex, k_bg = (jax.random.fold_in(key, i) for i in range(3))
   params = faces.sample_face_params(k_face, dict(spec.face))
@@ -207,7 +209,7 @@ def view_and_light(spec: SynthSpec, u):
 
 
 def _photo(spec: SynthSpec, scene, u):
-  """One photo of ``scene`` (`_face_scene`) at the view and light of ``u [5]``:
+  """One photo of ``scene`` (`face_scene`) at the view and light of ``u [5]``:
   (image [N, N, 3] in [0, 1], the hi-res render, camera-facing normals)."""
   verts, tri, uv, tex, bg = scene
   s = spec.hires
@@ -237,7 +239,7 @@ def photos_of(key, spec: SynthSpec, u):
   lights of ``u [M, 5]`` (uniform in [0, 1); `view_and_light`). For
   diagnostics that need one face seen many times
   (`benchmarks.photometric_fit`)."""
-  scene = _face_scene(key, spec)
+  scene = face_scene(key, spec)
   return jax.vmap(lambda ui: _photo(spec, scene, ui)[0])(u)
 
 
@@ -259,7 +261,7 @@ def render_example(key, spec: SynthSpec, relief_scale: float = 1.0, shear: float
   k_u, k_pts = jax.random.fold_in(key, 3), jax.random.fold_in(key, 4)
   # View (2), light direction (2), ambient (1): one draw (fast compilation).
   u = jax.random.uniform(k_u, (5,))
-  scene = _face_scene(key, spec, relief_scale, shear)
+  scene = face_scene(key, spec, relief_scale, shear)
   verts, tri = scene[0], scene[1]
   image, out, nrm = _photo(spec, scene, u)
   view, _, _ = view_and_light(spec, u)
