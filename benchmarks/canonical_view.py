@@ -42,6 +42,7 @@ import jax
 from ml_collections import config_flags
 import numpy as np
 
+from benchmarks.shape_compare import centre_disc
 from gan3d import evaluate as ev
 from gan3d import models
 
@@ -63,13 +64,6 @@ def orientation(normals: np.ndarray, mask: np.ndarray) -> dict:
               tilt_x_std=round(float(mean_n[:, 0].std()), 4),
               tilt_y_std=round(float(mean_n[:, 1].std()), 4),
               pixels=round(float(mask.sum((1, 2)).mean()), 1))
-
-
-def centre_disc(n: int) -> np.ndarray:
-  """``[n, n]`` bool: pixel centres inside the central disc of radius 0.3 n
-  (on the face in every view)."""
-  yy, xx = np.mgrid[:n, :n] + 0.5
-  return (xx - n / 2) ** 2 + (yy - n / 2) ** 2 < (0.3 * n) ** 2
 
 
 def centre_brightness(images: np.ndarray) -> dict:

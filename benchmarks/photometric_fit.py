@@ -128,7 +128,7 @@ def main(argv):
       recent.append(float(value))
     if it % every == 0:
       fit = shape_compare.canonical(vertices_of(params), faces, n, spec.camera_distance)
-      r = shape_compare.compare(fit, truth, n)
+      r = shape_compare.compare(fit, truth)
       mse = f'{np.mean(recent):.5f}' if recent else '-'
       recent = []
       print(f'step {it:5d}  mse {mse}  pixels {r["pixels"]} ({r["true_pixels"]})  '

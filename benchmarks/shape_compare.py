@@ -1,12 +1,20 @@
 """Canonical-view comparison of one fitted mesh with the true one
-(`benchmarks.photometric_fit`; kept apart so that tests can import it
-without that script's absl flags)."""
+(`benchmarks.photometric_fit`), and the central disc that it and
+`benchmarks.canonical_view` average over; kept apart from those scripts so
+that tests and both scripts can import it without their absl flags."""
 from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
 
 from gan3d import render
+
+
+def centre_disc(n: int) -> np.ndarray:
+  """``[n, n]`` bool: pixel centres inside the central disc of radius 0.3 n
+  (on the face in every view)."""
+  yy, xx = np.mgrid[:n, :n] + 0.5
+  return (xx - n / 2) ** 2 + (yy - n / 2) ** 2 < (0.3 * n) ** 2
 
 
 def canonical(vertices, faces, n: int, camera_distance: float):
@@ -19,13 +27,13 @@ def canonical(vertices, faces, n: int, camera_distance: float):
   return np.asarray(out.mask) > 0, np.asarray(out.image[..., 2]), np.asarray(normals)
 
 
-def compare(fit, truth, n: int) -> dict:
+def compare(fit, truth) -> dict:
   """Canonical-view errors of ``fit`` against ``truth`` (each `canonical`'s output)."""
   (fm, fz, fn), (gm, gz, gn) = fit, truth
   both = fm & gm
+  n = fm.shape[0]
   dz = (fz - gz)[both]
-  c = np.arange(n) + 0.5 - n / 2
-  centre = both & ((c[:, None] ** 2 + c[None] ** 2) < (0.3 * n) ** 2)
+  centre = both & centre_disc(n)
   angle = np.degrees(np.arccos(np.clip(np.sum(fn * gn, -1), -1, 1)))[both]
   return dict(pixels=int(fm.sum()), true_pixels=int(gm.sum()),
               depth_mae=float(np.mean(np.abs(dz - dz.mean()))),

@@ -17,10 +17,10 @@ def _canonical(z_scale=1.0, shear=0.0):
 
 def test_compare_zero_for_the_same_shape_and_sees_a_lean():
   truth = _canonical()
-  same = shape_compare.compare(truth, truth, 16)
+  same = shape_compare.compare(truth, truth)
   assert same['depth_mae'] == 0.0 and same['normal_deg'] < 0.1
   assert same['lean'] == same['true_lean'] and abs(same['true_lean']) < 0.02
-  down = shape_compare.compare(_canonical(shear=0.3), truth, 16)
+  down = shape_compare.compare(_canonical(shear=0.3), truth)
   assert down['lean'] < -0.1 and down['centre'] < -0.1 and down['normal_deg'] > 5.0
-  deeper = shape_compare.compare(_canonical(z_scale=1.5), truth, 16)
+  deeper = shape_compare.compare(_canonical(z_scale=1.5), truth)
   assert deeper['depth_mae'] > 0.01 and abs(deeper['lean']) < 0.02

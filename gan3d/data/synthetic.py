@@ -208,16 +208,19 @@ def view_and_light(spec: SynthSpec, u):
   return view, light, ambient
 
 
-def _photo(spec: SynthSpec, scene, u):
-  """One photo of ``scene`` (`face_scene`) at the view and light of ``u [5]``:
-  (image [N, N, 3] in [0, 1], the hi-res render, camera-facing normals)."""
+def _hires_settings(spec: SynthSpec) -> render.RenderSettings:
+  """The crisp hi-res renderer of the photos."""
+  return render.RenderSettings(height=spec.hires, width=spec.hires, soft=False,
+                               window=spec.window,
+                               camera_distance=spec.camera_distance)
+
+
+def _photo(spec: SynthSpec, scene, view, light, ambient):
+  """One photo of ``scene`` (`face_scene`) at ``view`` lit by ``light`` and
+  ``ambient`` (`view_and_light`): (image [N, N, 3] in [0, 1], the hi-res
+  render, camera-facing normals)."""
   verts, tri, uv, tex, bg = scene
-  s = spec.hires
-  view, light, ambient = view_and_light(spec, u)
-  settings = render.RenderSettings(height=s, width=s, soft=False,
-                                   window=spec.window,
-                                   camera_distance=spec.camera_distance)
-  out = render.render_mesh(verts, tri, settings=settings, uv=uv, texture=tex,
+  out = render.render_mesh(verts, tri, settings=_hires_settings(spec), uv=uv, texture=tex,
                            viewpoint=view)
   # Normals facing the camera: flip where n . ray > 0 (ray points away from it).
   rays = _pixel_rays(spec)
@@ -240,7 +243,7 @@ def photos_of(key, spec: SynthSpec, u):
   diagnostics that need one face seen many times
   (`benchmarks.photometric_fit`)."""
   scene = face_scene(key, spec)
-  return jax.vmap(lambda ui: _photo(spec, scene, ui)[0])(u)
+  return jax.vmap(lambda ui: _photo(spec, scene, *view_and_light(spec, ui))[0])(u)
 
 
 def render_example(key, spec: SynthSpec, relief_scale: float = 1.0, shear: float = 0.0):
@@ -263,13 +266,10 @@ def render_example(key, spec: SynthSpec, relief_scale: float = 1.0, shear: float
   u = jax.random.uniform(k_u, (5,))
   scene = face_scene(key, spec, relief_scale, shear)
   verts, tri = scene[0], scene[1]
-  image, out, nrm = _photo(spec, scene, u)
-  view, _, _ = view_and_light(spec, u)
+  view, light, ambient = view_and_light(spec, u)
+  image, out, nrm = _photo(spec, scene, view, light, ambient)
   cov, m, depth, normals = _downsample_gt(spec, out.mask, out.depth, nrm)
-  settings = render.RenderSettings(height=s, width=s, soft=False,
-                                   window=spec.window,
-                                   camera_distance=spec.camera_distance)
-  canon_settings = dataclasses.replace(settings, window=spec.canonical_window)
+  canon_settings = dataclasses.replace(_hires_settings(spec), window=spec.canonical_window)
   canon = render.render_mesh(verts, tri, settings=canon_settings,
                              attributes=verts)
   _, _, canon_depth = _downsample_gt(spec, canon.mask, canon.depth)
