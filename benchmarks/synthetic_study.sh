@@ -60,6 +60,8 @@
 #                      (e.g. texoff-0.17; 0 = the network's own output);
 #   leanW              train.lean_weight W: penalise the batch's mean lean
 #                      (gan3d.losses.lean_penalty; e.g. lean10);
+#   ncW                train.smooth_weight W: the smoothness prior on G's
+#                      meshes (gan3d.losses.normal_consistency; e.g. nc10);
 #   leakL              light.leak L: the lit generator's shading keeps a slope
 #                      L where it faces away from the light (e.g. leak0.2);
 #   boundalb           light.bounded_albedo True: the lit generator's albedo
@@ -142,6 +144,7 @@ run_one() {
       win*) args+=(--config.render.window=${part#win}) ;;
       leak*) args+=(--config.light.leak=${part#leak}) ;;
       lean*) args+=(--config.train.lean_weight=${part#lean}) ;;
+      nc*) args+=(--config.train.smooth_weight=${part#nc}) ;;
       texoff*) args+=(--config.model.texture_offset=${part#texoff}) ;;
       smooth) # faces without fine relief: the head's dome, jaw and skirt only
         for k in brow_height eye_depth nose_height nostril_height cheek_height lip_height chin_height; do

@@ -109,6 +109,10 @@ def train_config() -> ml_collections.ConfigDict:
   # Weight of the lean penalty on G (gan3d.losses.lean_penalty; 0 = off,
   # the paper): the batch's mean surface normal should face the front.
   t.lean_weight = 0.0
+  # Weight of the smoothness prior on G's meshes (gan3d.losses.
+  # normal_consistency, the batch mean; 0 = off, the paper): penalises the
+  # creases that draw texture edges with the shape.
+  t.smooth_weight = 0.0
   # R1 on reals, lazy: every r1_interval steps, weighted by the interval.
   t.r1_gamma = 1.0
   t.r1_interval = 16              # 0 = R1 off

@@ -12,6 +12,9 @@
 * ``update_w_avg``: the running mean of the mapping outputs (truncation).
 * ``mesh_lean`` / ``lean_penalty``: how far the generated surfaces lean up
   or down in the object frame (not in the paper; ``train.lean_weight``).
+* ``normal_consistency``: how much the surface bends between neighbouring
+  triangles, a smoothness prior against folds (not in the paper;
+  ``train.smooth_weight``).
 """
 
 from __future__ import annotations
@@ -115,6 +118,27 @@ def lean_penalty(vertices: jax.Array, faces: jax.Array) -> jax.Array:
   ``train.lean_weight`` (README "The lit generator turns its surface away
   from the light": with shading, the shapes lean away from the light)."""
   return jnp.square(jnp.mean(mesh_lean(vertices, faces)))
+
+
+def normal_consistency(vertices: jax.Array, faces: jax.Array,
+                       pairs: jax.Array) -> jax.Array:
+  """Mean over adjacent triangle pairs of ``1 - n_a . n_b`` (unit face
+  normals), per mesh: 0 for a plane, about ``h^2 / (2 R^2)`` for a sphere of
+  radius R meshed at spacing h, 1 for a right-angle fold, 2 for a face folded
+  back onto its neighbour. Scale-free, so a smooth dome costs little and a
+  crease a lot.
+
+  ``vertices [B, V, 3]``, ``faces [F, 3]``, ``pairs [E, 2]`` (indices into
+  ``faces`` of triangles sharing an edge, `topology.face_adjacency`) ->
+  ``[B]``. Zero-area faces have normal 0 and so count 1 against any
+  neighbour (`safe_math.safe_normalize`: finite value and gradient).
+  """
+  chex.assert_rank(vertices, 3)
+  chex.assert_rank([faces, pairs], 2)
+  v0, v1, v2 = (vertices[:, faces[:, k]] for k in range(3))
+  n = safe_math.safe_normalize(jnp.cross(v1 - v0, v2 - v0))     # [B, F, 3]
+  cos = jnp.sum(n[:, pairs[:, 0]] * n[:, pairs[:, 1]], -1)       # [B, E]
+  return jnp.mean(1.0 - cos, -1)
 
 
 def ema_beta(batch_size: int, cur_nimg, ema_kimg: float,

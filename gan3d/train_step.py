@@ -10,7 +10,9 @@
    viewpoints; on every ``pl_interval``-th step (if ``pl_weight > 0``) the
    path-length penalty w.r.t. the styles with weight ``pl_weight *
    pl_interval``; with ``lean_weight > 0`` the lean penalty
-   (`losses.lean_penalty`, the square of the logged ``lean``) too.
+   (`losses.lean_penalty`, the square of the logged ``lean``) too, and with
+   ``smooth_weight > 0`` the smoothness prior (`losses.normal_consistency`,
+   the logged ``bend``).
 3. EMA of the generator by images seen (half-life ``ema_kimg``), running
    ``w_avg`` of the mapping outputs, ``step += 1``.
 
@@ -48,6 +50,7 @@ from gan3d import models
 from gan3d import state as state_lib
 from gan3d.models import lighting
 from gan3d.render import camera
+from gan3d.render import topology
 
 # One key per random consumer of a step (split from fold_in(rng, step)).
 KEY_NAMES = (
@@ -228,6 +231,8 @@ def train_step(state: state_lib.TrainState, batch: dict,
 
   # train.lean_weight: the lean penalty (`losses.lean_penalty`), off by default.
   lean_weight = float(t.get('lean_weight', 0.0))
+  # train.smooth_weight: the smoothness prior (`losses.normal_consistency`).
+  smooth_weight = float(t.get('smooth_weight', 0.0))
 
   def g_adv(g_params):
     fake, scene = models.generate(g_params, z_o, z_b, v, keys['g_generate'],
@@ -237,6 +242,10 @@ def train_step(state: state_lib.TrainState, batch: dict,
     # pairs beyond the pair list's capacity (both should stay 0).
     health = {k: jnp.max(scene[k]) for k in ('overflow', 'soft_overflow')}
     health['lean'] = jnp.mean(losses.mesh_lean(scene['vertices'], scene['faces']))
+    n = scene['shape_image'].shape[1]
+    health['bend'] = jnp.mean(losses.normal_consistency(
+        scene['vertices'], scene['faces'],
+        jnp.asarray(topology.face_adjacency(n), jnp.int32)))
     return loss, (scene['w'], health)
 
   pl_b = max(b // int(t.pl_batch_shrink), 1)
@@ -266,6 +275,8 @@ def train_step(state: state_lib.TrainState, batch: dict,
     total = adv + (t.pl_weight * t.pl_interval) * pl
     if lean_weight > 0:
       total = total + lean_weight * jnp.square(health['lean'])
+    if smooth_weight > 0:
+      total = total + smooth_weight * health['bend']
     return total, dict(g_loss=adv, pl=pl, pl_mean=pl_mean, w=w, **health)
 
   def g_grads(with_pl):
@@ -294,7 +305,7 @@ def train_step(state: state_lib.TrainState, batch: dict,
       real_logits=d_aux['real_logits'], fake_logits=d_aux['fake_logits'],
       d_grad_norm=d_norm, g_grad_norm=g_norm, ema_beta=beta, fade_alpha=alpha,
       render_overflow=g_aux['overflow'], soft_overflow=g_aux['soft_overflow'],
-      lean=g_aux['lean'])
+      lean=g_aux['lean'], bend=g_aux['bend'])
   metrics = {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()}
   metrics['finite'] = jnp.all(jnp.isfinite(jnp.stack(list(metrics.values())))
                               ).astype(jnp.float32)

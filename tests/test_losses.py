@@ -155,3 +155,60 @@ def test_lean_penalty_finite_gradients_at_degenerate_faces():
   v = v.astype(jnp.float32).at[0, :20].set(0.0)
   val, g = jax.value_and_grad(losses.lean_penalty)(v, f)
   assert np.isfinite(float(val)) and bool(jnp.all(jnp.isfinite(g)))
+
+
+@pytest.mark.parametrize('n', [2, 5, 12])
+def test_face_adjacency_pairs_each_shared_edge_once(n):
+  """Brute force over all face pairs: two faces are listed iff they share
+  exactly two vertices, each such pair once."""
+  from gan3d.render import topology  # pylint: disable=g-import-not-at-top
+  f = topology.grid_faces(n)
+  want = {(a, b) for a in range(len(f)) for b in range(a + 1, len(f))
+          if len(set(f[a]) & set(f[b])) == 2}
+  got = [tuple(sorted(p)) for p in topology.face_adjacency(n).tolist()]
+  assert len(got) == len(set(got))
+  assert set(got) == want
+
+
+def test_normal_consistency_plane_sphere_fold_and_invariances():
+  """0 for a plane; about h^2 / (2 R^2) for a sphere; a crease costs more than
+  the whole smooth dome; unchanged by rotating, translating or scaling the
+  mesh; the same for either winding."""
+  from gan3d.render import topology  # pylint: disable=g-import-not-at-top
+  n = 16
+  f, p = jnp.asarray(topology.grid_faces(n)), jnp.asarray(topology.face_adjacency(n))
+  s = topology.grid_disc(n, 0.8).astype(np.float64)
+  x, y = s[..., 0], s[..., 1]
+  def nc(z, faces=f):
+    v = jnp.asarray(np.stack([x, y, z], -1).reshape(1, -1, 3))
+    return float(losses.normal_consistency(v, faces, p)[0])
+  with jax.enable_x64(True):
+    assert nc(0.0 * x) == pytest.approx(0.0, abs=1e-12)
+    r = 2.0
+    sphere = np.sqrt(r ** 2 - x ** 2 - y ** 2)
+    h = 1.6 / (n - 1)
+    assert 0.3 * h ** 2 / (2 * r ** 2) < nc(sphere) < 3 * h ** 2 / (2 * r ** 2)
+    fold = sphere + 0.2 * (y > 0.05)
+    assert nc(fold) > 5 * nc(sphere)
+    assert nc(sphere, f[:, ::-1]) == pytest.approx(nc(sphere), rel=1e-9)
+    v = np.stack([x, y, sphere], -1).reshape(1, -1, 3)
+    c, s_ = np.cos(0.7), np.sin(0.7)
+    rot = np.array([[1, 0, 0], [0, c, -s_], [0, s_, c]])
+    moved = 3.0 * v @ rot.T + np.array([0.5, -1.0, 2.0])
+    assert float(losses.normal_consistency(jnp.asarray(moved), f, p)[0]) == pytest.approx(
+        nc(sphere), rel=1e-9)
+
+
+def test_normal_consistency_gradient_unfolds_and_is_finite_at_degenerate_faces():
+  from gan3d.render import topology  # pylint: disable=g-import-not-at-top
+  n = 10
+  f, p = jnp.asarray(topology.grid_faces(n)), jnp.asarray(topology.face_adjacency(n))
+  s = topology.grid_disc(n, 0.8)
+  s[..., 2] = 0.3 * (s[..., 1] > 0)
+  v = jnp.asarray(s.reshape(1, -1, 3), jnp.float32)
+  loss = lambda v: jnp.sum(losses.normal_consistency(v, f, p))
+  val, g = jax.value_and_grad(loss)(v)
+  assert float(loss(v - 0.01 * g / jnp.max(jnp.abs(g)))) < float(val)
+  v = v.at[0, :25].set(0.0)                   # collapsed: zero-area faces
+  val, g = jax.value_and_grad(loss)(v)
+  assert np.isfinite(float(val)) and bool(jnp.all(jnp.isfinite(g)))

@@ -44,6 +44,29 @@ def grid_faces(n: int) -> np.ndarray:
   return _grid_faces(int(n))
 
 
+@functools.lru_cache(maxsize=None)
+def _face_adjacency(n: int) -> np.ndarray:
+  faces = _grid_faces(n)
+  first = {}
+  pairs = []
+  for f, tri in enumerate(faces.tolist()):
+    for k in range(3):
+      edge = (min(tri[k], tri[(k + 1) % 3]), max(tri[k], tri[(k + 1) % 3]))
+      if edge in first:
+        pairs.append((first.pop(edge), f))
+      else:
+        first[edge] = f
+  out = np.asarray(pairs, np.int32).reshape(-1, 2)
+  out.setflags(write=False)
+  return out
+
+
+def face_adjacency(n: int) -> np.ndarray:
+  """Pairs [E, 2] int32 of `grid_faces(n)` indices that share an edge (each
+  interior edge once; boundary edges have no pair)."""
+  return _face_adjacency(int(n))
+
+
 def grid_uv(n: int) -> np.ndarray:
   """Per-vertex UVs [N*N, 2] (u right, v down) in [0, 1] for the 2N x 2N texture.
 
