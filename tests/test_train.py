@@ -236,24 +236,29 @@ def test_progressive_schedule_and_reals():
   assert [s.res for _, s in train_step_lib.progressive_stages(c)] == [64]
 
 
-def test_lean_weight_turns_the_generated_surfaces_to_the_front():
-  """train.lean_weight > 0 adds the lean penalty to G's loss: from the same
-  state, batch and keys, one step with a large weight leaves the batch's
-  logged lean (measured before the update) unchanged and moves the
-  surfaces' mean lean nearer 0 than the step without it; the adversarial
-  loss logged is the same."""
+def _two_steps_with_weight(knob, weight, metric):
+  """One config with ``train.<knob>=weight``: from the same state, batch and
+  keys, runs two compiled steps and returns (``metric`` and ``g_loss``
+  logged by the first step, ``metric`` logged by the second). A step's
+  metrics are measured before its update, so the second step's ``metric``
+  shows the first update's effect."""
   mesh = distributed.make_mesh()
-  leans = {}
-  for w in (0.0, 1e4):
-    c = _config(lean_weight=w, r1_interval=0)
-    step_fn = train.compiled_step(c, mesh, train_step_lib.stage_at(c, 0))
-    state = distributed.replicate(_init_state(c), mesh)
-    batch = distributed.global_batch(next(fakes.make_train_iterator(c)), mesh)
-    state, m = step_fn(state, batch)
-    assert float(m['finite']) == 1.0
-    # The next step's logged lean is measured on the updated generator.
-    _, m2 = step_fn(state, batch)
-    leans[w] = (float(m['lean']), float(m['g_loss']), float(m2['lean']))
+  c = _config(**{knob: weight, 'r1_interval': 0})
+  step_fn = train.compiled_step(c, mesh, train_step_lib.stage_at(c, 0))
+  state = distributed.replicate(_init_state(c), mesh)
+  batch = distributed.global_batch(next(fakes.make_train_iterator(c)), mesh)
+  state, m = step_fn(state, batch)
+  assert float(m['finite']) == 1.0
+  _, m2 = step_fn(state, batch)
+  return float(m[metric]), float(m['g_loss']), float(m2[metric])
+
+
+def test_lean_weight_turns_the_generated_surfaces_to_the_front():
+  """train.lean_weight > 0 adds the lean penalty to G's loss: one step with
+  a large weight leaves the batch's logged lean (measured before the
+  update) and adversarial loss unchanged and moves the surfaces' mean lean
+  nearer 0 than the step without it."""
+  leans = {w: _two_steps_with_weight('lean_weight', w, 'lean') for w in (0.0, 1e4)}
   assert leans[0.0][:2] == pytest.approx(leans[1e4][:2], rel=1e-5)
   assert abs(leans[0.0][0]) > 1e-3
   assert abs(leans[1e4][2]) < abs(leans[0.0][2])
@@ -261,19 +266,10 @@ def test_lean_weight_turns_the_generated_surfaces_to_the_front():
 
 def test_smooth_weight_unbends_the_generated_surfaces():
   """train.smooth_weight > 0 adds the normal-consistency prior to G's loss:
-  from the same state, batch and keys, one step with a large weight leaves
-  the logged ``bend`` (measured before the update) and adversarial loss
-  unchanged and lowers the next step's bend below the step without it."""
-  mesh = distributed.make_mesh()
-  bends = {}
-  for w in (0.0, 1e3):
-    c = _config(smooth_weight=w, r1_interval=0)
-    step_fn = train.compiled_step(c, mesh, train_step_lib.stage_at(c, 0))
-    state = distributed.replicate(_init_state(c), mesh)
-    batch = distributed.global_batch(next(fakes.make_train_iterator(c)), mesh)
-    state, m = step_fn(state, batch)
-    _, m2 = step_fn(state, batch)
-    bends[w] = (float(m['bend']), float(m['g_loss']), float(m2['bend']))
+  one step with a large weight leaves the logged ``bend`` (measured before
+  the update) and adversarial loss unchanged and lowers the next step's
+  bend below the step without it."""
+  bends = {w: _two_steps_with_weight('smooth_weight', w, 'bend') for w in (0.0, 1e3)}
   assert bends[0.0][:2] == pytest.approx(bends[1e3][:2], rel=1e-5)
   assert bends[0.0][0] > 0
   assert bends[1e3][2] < bends[0.0][2]
