@@ -61,7 +61,8 @@
 #   leanW              train.lean_weight W: penalise the batch's mean lean
 #                      (gan3d.losses.lean_penalty; e.g. lean10);
 #   ncW                train.smooth_weight W: the smoothness prior on G's
-#                      meshes (gan3d.losses.normal_consistency; e.g. nc10);
+#                      meshes (gan3d.losses.normal_consistency; e.g. nc100;
+#                      without ncW a run has W = 0, the paper);
 #   leakL              light.leak L: the lit generator's shading keeps a slope
 #                      L where it faces away from the light (e.g. leak0.2);
 #   boundalb           light.bounded_albedo True: the lit generator's albedo
@@ -73,7 +74,8 @@
 #                      camera / none; every name starts unlit, as the paper).
 # Join names with '+' to combine them: sym16+crisp is the crisp ablation of
 # sym16. Every name starts from the paper's generator (shape_max_res=0, no
-# symmetry, size constraint on; the config's default before 2026-11-26), so
+# symmetry, size constraint on, no smoothness prior; the config's default
+# before 2026-11-26), so
 # plain `crisp` is the paper's model without the soft layer.
 # STEPS=N (default: the config's total_steps, 600; the first study ran 400)
 # sets the step budget, with a checkpoint every 200 steps. Runs go two at a
@@ -100,9 +102,9 @@ run_one() {
   # NAME = PART[+PART...]: each PART is a run name below or an ablation
   # variant of configs/synthetic.py (e.g. sym16+crisp). Every run starts
   # from the paper's generator (shape_max_res=0, no symmetry, size
-  # constraint on), whatever the config's defaults, so that the names keep
+  # constraint on, smooth_weight 0), whatever the config's defaults, so that the names keep
   # their meaning.
-  local name=$1 part parts smr=0 sym=False light=none variants=(size) args=()
+  local name=$1 part parts smr=0 sym=False nc=0 light=none variants=(size) args=()
   IFS='+' read -r -a parts <<< "$name"
   for part in "${parts[@]}"; do
     case $part in
@@ -144,7 +146,7 @@ run_one() {
       win*) args+=(--config.render.window=${part#win}) ;;
       leak*) args+=(--config.light.leak=${part#leak}) ;;
       lean*) args+=(--config.train.lean_weight=${part#lean}) ;;
-      nc*) args+=(--config.train.smooth_weight=${part#nc}) ;;
+      nc*) nc=${part#nc} ;;
       texoff*) args+=(--config.model.texture_offset=${part#texoff}) ;;
       smooth) # faces without fine relief: the head's dome, jaw and skirt only
         for k in brow_height eye_depth nose_height nostril_height cheek_height lip_height chin_height; do
@@ -155,7 +157,7 @@ run_one() {
     esac
   done
   args+=(--config.model.shape_max_res=$smr --config.model.shape_symmetry=$sym
-         --config.light.model=$light)
+         --config.train.smooth_weight=$nc --config.light.model=$light)
   # variants holds at least 'size', so there is always a colon part.
   local cfg="configs/synthetic.py:$(IFS=,; echo "${variants[*]}")"
   if [ -n "${STEPS:-}" ]; then
