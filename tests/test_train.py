@@ -241,9 +241,11 @@ def _two_steps_with_weight(knob, weight, metric):
   keys, runs two compiled steps and returns (``metric`` and ``g_loss``
   logged by the first step, ``metric`` logged by the second). A step's
   metrics are measured before its update, so the second step's ``metric``
-  shows the first update's effect."""
+  shows the first update's effect. The other priors on G are off, whatever
+  the config's defaults, so that the knob's effect is measured alone."""
   mesh = distributed.make_mesh()
-  c = _config(**{knob: weight, 'r1_interval': 0})
+  c = _config(**{'lean_weight': 0.0, 'smooth_weight': 0.0, knob: weight,
+                 'r1_interval': 0})
   step_fn = train.compiled_step(c, mesh, train_step_lib.stage_at(c, 0))
   state = distributed.replicate(_init_state(c), mesh)
   batch = distributed.global_batch(next(fakes.make_train_iterator(c)), mesh)
