@@ -75,8 +75,8 @@
 # Join names with '+' to combine them: sym16+crisp is the crisp ablation of
 # sym16. Every name starts from the paper's generator (shape_max_res=0, no
 # symmetry, size constraint on, no smoothness prior; the config's default
-# before 2026-11-26), so
-# plain `crisp` is the paper's model without the soft layer.
+# before 2026-11-26), so plain `crisp` is the paper's model without the soft
+# layer.
 # STEPS=N (default: the config's total_steps, 600; the first study ran 400)
 # sets the step budget, with a checkpoint every 200 steps. Runs go two at a
 # time, each on one CPU thread (on a 2-core machine two single-threaded runs
@@ -102,8 +102,8 @@ run_one() {
   # NAME = PART[+PART...]: each PART is a run name below or an ablation
   # variant of configs/synthetic.py (e.g. sym16+crisp). Every run starts
   # from the paper's generator (shape_max_res=0, no symmetry, size
-  # constraint on, smooth_weight 0), whatever the config's defaults, so that the names keep
-  # their meaning.
+  # constraint on, smooth_weight 0), whatever the config's defaults, so
+  # that the names keep their meaning.
   local name=$1 part parts smr=0 sym=False nc=0 light=none variants=(size) args=()
   IFS='+' read -r -a parts <<< "$name"
   for part in "${parts[@]}"; do

@@ -3,7 +3,8 @@ r"""Synthetic faces on CPU: the default config of gan3d.
 Sized for a 2-core CPU: 32 x 32 renders, generators at 64 x 64 with 16-64
 channels, batch 16, 600 steps (9,600 images; 25-30 minutes per run with two
 runs sharing the 2-core machine, one thread each, 2026-11-26; 7.6 minutes
-alone on the faster 2-core machine of 2026-11-28). Four settings
+alone on the faster 2-core machine of 2026-11-28; 5.9 minutes alone with
+the smoothness prior on 2026-11-29, the data set already built). Four settings
 that are not the paper's (README "Results"): G_o's shape channels come from
 its blocks up to 16 x 16 only (``model.shape_max_res``), the shape is
 mirror-symmetric (``model.shape_symmetry``), the size constraint (eq 14)
