@@ -37,6 +37,7 @@ CASES = {
 _CASE = flags.DEFINE_string('case', None, 'run one case: ' + ', '.join(CASES))
 _REPEATS = flags.DEFINE_integer('repeats', 10, 'timed repeats per case')
 _SOFT_WIDTH = flags.DEFINE_float('soft_width', 1.0, 'B in pixels')
+_SLOPE = flags.DEFINE_float('slope', 0.0, 'lambda_slope (eq 9), depth per pixel')
 _WINDOW = flags.DEFINE_integer('window', 4, 'pixel window per triangle')
 _PROFILE = flags.DEFINE_integer('profile', 0, 'with --case: print the N most '
                                 'expensive operations of the forward+backward')
@@ -68,7 +69,7 @@ def build_case(render, name):
   """The inputs and functions of case `name` for the renderer package
   `render` (``gan3d.render``, or another commit's copy in
   `benchmarks.render_ab`), with this module's flags (--batch, --soft_width,
-  --window, --soft_pairs_per_pixel).
+  --slope, --window, --soft_pairs_per_pixel).
 
   Returns a dict: settings, batch, triangles, faces ([F, 3] int32), one
   (render one mesh), fwd
@@ -86,6 +87,7 @@ def build_case(render, name):
            else {'soft_pairs_per_pixel': _SPP.value})
   settings = render.RenderSettings(height=size, width=size,
                                    soft_width=_SOFT_WIDTH.value,
+                                   slope=_SLOPE.value,
                                    window=_WINDOW.value, **extra)
   rng = np.random.default_rng(0)
   vb = jnp.asarray(np.broadcast_to(verts, (batch,) + verts.shape).copy())
@@ -131,6 +133,7 @@ def run_case(name):
   n, size = CASES[name][:2]
   results = {'case': name, 'N': n, 'image': size, 'batch': batch,
              'triangles': case['triangles'], 'soft_width': settings.soft_width,
+             'slope': settings.slope,
              'window': settings.window, 'device': jax.devices()[0].device_kind,
              'soft_pairs_per_pixel': settings.soft_pairs_per_pixel}
   probe = jax.jit(jax.vmap(case['one']))(vb, tex, bg, vp)

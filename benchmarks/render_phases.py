@@ -37,10 +37,10 @@ def _discrete(vertices, viewpoint, faces, settings, stage):
   zbuf, tri_id = rasterize.zbuffer(pix, tri_xy, tri_z, ok, settings)
   if stage == 'zbuffer':
     return tri_id
-  vis, arg, edge = soft_lib.visibility(pix, ok, zbuf, tri_xy, tri_z, settings)
+  vis, w, edge = soft_lib.visibility(pix, ok, zbuf, tri_xy, tri_z, settings)
   if stage == 'visibility':
-    return jnp.sum(vis), jnp.sum(arg), jnp.sum(edge)
-  return soft_lib.compact_pairs(pix, vis, arg, edge, settings)
+    return jnp.sum(vis), jnp.sum(w), jnp.sum(edge)
+  return soft_lib.compact_pairs(pix, vis, w, edge, settings)
 
 
 def _ms_per_image(fn, args, batch, repeats):

@@ -221,10 +221,10 @@ def render_mesh(vertices, faces, *, settings: RenderSettings,
       v, faces, settings, finite_vertex)
   zbuf, tri_id = rasterize.zbuffer(pix, tri_xy, tri_z, ok, settings)
   if settings.soft:
-    vis, arg, edge = soft_lib.visibility(pix, ok, zbuf, tri_xy, tri_z,
-                                         settings)
+    vis, w, edge = soft_lib.visibility(pix, ok, zbuf, tri_xy, tri_z,
+                                       settings)
     (tri, spix, svis, sarg, sedge), soft_overflow = soft_lib.compact_pairs(
-        pix, vis, arg, edge, settings)
+        pix, vis, w, edge, settings)
     soft_sets = soft_lib.edge_endpoints(faces, tri, sedge) + (spix, svis, sarg)
   else:
     soft_sets, soft_overflow = None, jnp.zeros((), jnp.int32)

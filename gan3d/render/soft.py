@@ -86,20 +86,20 @@ def pair_geometry(pix, tri_xy, tri_z, settings: RenderSettings):
 
 
 def visibility(pix, ok, zbuf, tri_xy, tri_z, settings: RenderSettings):
-  """The discrete structure of the soft layer, [F, P] bool each.
+  """The discrete structure of the soft layer over the window pairs.
 
-  Returns (vis, arg, edge): vis marks the pairs with 0 < d < B and
-  z_s < z_c; arg marks, per pixel, the one visible pair of largest weight
-  (ties to the larger pair index), which supplies alpha_s = max w (eq 11);
-  edge [F, P] int32 is the triangle's edge nearest to the pixel (the closest
-  point p* lies on it for every visible pair, as d > 0).
+  Returns (vis [F, P] bool, w [F, P], edge [F, P] int32): vis marks the pairs
+  with 0 < d < B and z_s < z_c; w is a visible pair's weight 1 - d / B
+  (exact to about 5e-7, see below; -1 where not visible); edge is the
+  triangle's edge nearest to the pixel (the closest point p* lies on it for
+  every visible pair, as d > 0). The pair that supplies alpha_s = max w
+  (eq 11) at each pixel is chosen among the compacted pairs
+  (`compact_pairs`, `strongest_pairs`).
 
   No gradient: the sets are constant almost everywhere; the image is
   continuous where `vis` changes at d = B (w = 0) and at d = 0 (the soft
-  colour equals the crisp colour on the edge), and where `arg` changes the
-  two candidates have equal weight.
+  colour equals the crisp colour on the edge).
   """
-  hw = settings.height * settings.width
   tri_xy, tri_z = jax.lax.stop_gradient((tri_xy, tri_z))
   d, _, z, edge = pair_geometry(pix, tri_xy[:, None], tri_z[:, None],
                                 settings)
@@ -109,18 +109,31 @@ def visibility(pix, ok, zbuf, tri_xy, tri_z, settings: RenderSettings):
   # Weight and nearest edge of each pair, stored once as one number
   # (see `fusion`): code = 2 * edge + w for visible pairs (w in [0, 1]),
   # -1 otherwise. The weight read back from it is exact to about 5e-7, so
-  # "ties" below are weights within that of each other.
+  # "ties" in `strongest_pairs` are weights within that of each other.
   code = jnp.where(vis, 2.0 * edge + (1.0 - d / settings.soft_width), -1.0)
   code = fusion.store_rows(code)
   vis = code >= 0
   edge_f = jnp.where(vis, jnp.floor(0.5 * code), 0.0)
   w = jnp.where(vis, code - 2.0 * edge_f, -1.0)
-  edge = edge_f.astype(jnp.int32)
+  return vis, w, edge_f.astype(jnp.int32)
+
+
+def strongest_pairs(pix, vis, w, settings: RenderSettings):
+  """Per pixel, the one visible pair of largest weight (ties to the later
+  pair), which supplies alpha_s = max w (eq 11): pix, vis, w [M] -> [M] bool.
+
+  Runs on the compacted pairs (`compact_pairs`), whose order is the window
+  pairs' order, so the choice is the one over all window pairs. Where the
+  choice changes the two candidates have equal weight: alpha_s is
+  continuous.
+  """
+  hw = settings.height * settings.width
+  w = jnp.where(vis, w, -1.0)
   w_max = indexing.scatter_max(hw, pix, w, -1.0)
   cand = vis & (w == indexing.take(w_max, pix))
   pair = jnp.arange(pix.size, dtype=jnp.int32).reshape(pix.shape)
   best = indexing.scatter_max(hw, pix, jnp.where(cand, pair, -1), -1)
-  return vis, cand & (pair == indexing.take(best, pix)), edge
+  return cand & (pair == indexing.take(best, pix))
 
 
 def pair_capacity(settings: RenderSettings, num_pairs: int) -> int:
@@ -132,7 +145,7 @@ def pair_capacity(settings: RenderSettings, num_pairs: int) -> int:
   return min(num_pairs, max(cap, 1))
 
 
-def compact_pairs(pix, vis, arg, edge, settings: RenderSettings):
+def compact_pairs(pix, vis, w, edge, settings: RenderSettings):
   """The pairs of the soft layer as a flat list of static length M.
 
   Only the visible pairs (about 15-20% of the F x K^2 window pairs of a dense
@@ -142,17 +155,18 @@ def compact_pairs(pix, vis, arg, edge, settings: RenderSettings):
   F * K^2 (soft_pairs_per_pixel = 0: all window pairs, no compaction). Pairs
   beyond M, in triangle order, are dropped and counted.
 
-  Args: pix, vis, arg, edge [F, P] (window pixels and `visibility` output).
+  Args: pix, vis, w, edge [F, P] (window pixels and `visibility` output).
   Returns ((tri [M] int32 triangle, pix [M] int32 pixel, vis [M] bool,
-  arg [M] bool, edge [M] int32), dropped [] int32 visible pairs that did not
-  fit).
+  arg [M] bool: `strongest_pairs` of the kept pairs, edge [M] int32),
+  dropped [] int32 visible pairs that did not fit).
   """
   f, p = pix.shape
   cap = pair_capacity(settings, f * p)
   flat_vis = vis.reshape(-1)
   if cap >= f * p:
     tri = jnp.broadcast_to(jnp.arange(f, dtype=jnp.int32)[:, None], (f, p))
-    return ((tri.reshape(-1), pix.reshape(-1), flat_vis, arg.reshape(-1),
+    arg = strongest_pairs(pix.reshape(-1), flat_vis, w.reshape(-1), settings)
+    return ((tri.reshape(-1), pix.reshape(-1), flat_vis, arg,
              edge.reshape(-1)), jnp.zeros((), jnp.int32))
   # Stream compaction: the i-th visible pair goes to slot i (i < M). Its
   # rank i is the triangle's offset (an exclusive prefix sum over the F
@@ -173,8 +187,10 @@ def compact_pairs(pix, vis, arg, edge, settings: RenderSettings):
   # the unused slots).
   idx = indexing.scatter_max(cap, dest, src, 0)
   keep = jnp.arange(cap, dtype=jnp.int32) < count
-  pairs = ((idx // p).astype(jnp.int32), indexing.take(pix.reshape(-1), idx),
-           keep, indexing.take(arg.reshape(-1), idx) & keep,
+  kept_pix = indexing.take(pix.reshape(-1), idx)
+  arg = strongest_pairs(kept_pix, keep, indexing.take(w.reshape(-1), idx),
+                        settings)
+  pairs = ((idx // p).astype(jnp.int32), kept_pix, keep, arg,
            indexing.take(edge.reshape(-1), idx))
   return pairs, jnp.maximum(count - cap, 0).astype(jnp.int32)
 
