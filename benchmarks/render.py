@@ -37,7 +37,8 @@ CASES = {
 _CASE = flags.DEFINE_string('case', None, 'run one case: ' + ', '.join(CASES))
 _REPEATS = flags.DEFINE_integer('repeats', 10, 'timed repeats per case')
 _SOFT_WIDTH = flags.DEFINE_float('soft_width', 1.0, 'B in pixels')
-_SLOPE = flags.DEFINE_float('slope', 0.0, 'lambda_slope (eq 9), depth per pixel')
+_SLOPE = flags.DEFINE_float('slope', None, 'lambda_slope (eq 9), depth per '
+                            'pixel (default: RenderSettings default)')
 _WINDOW = flags.DEFINE_integer('window', 4, 'pixel window per triangle')
 _PROFILE = flags.DEFINE_integer('profile', 0, 'with --case: print the N most '
                                 'expensive operations of the forward+backward')
@@ -85,9 +86,10 @@ def build_case(render, name):
   verts, faces = _mesh(n, full)
   extra = ({} if _SPP.value is None
            else {'soft_pairs_per_pixel': _SPP.value})
+  if _SLOPE.value is not None:
+    extra['slope'] = _SLOPE.value
   settings = render.RenderSettings(height=size, width=size,
                                    soft_width=_SOFT_WIDTH.value,
-                                   slope=_SLOPE.value,
                                    window=_WINDOW.value, **extra)
   rng = np.random.default_rng(0)
   vb = jnp.asarray(np.broadcast_to(verts, (batch,) + verts.shape).copy())

@@ -30,11 +30,13 @@ def _discrete(vertices, viewpoint, faces, settings, stage):
   import jax.numpy as jnp
   from gan3d.render import camera, rasterize, soft as soft_lib  # pylint: disable=g-multiple-import
   v = camera.to_camera(vertices, viewpoint)       # finite: no masking needed
-  tri_xy, tri_z, _, pix, ok, _ = rasterize.window_pairs(
+  wp = rasterize.window_pairs(
       v, faces, settings, jnp.all(jnp.isfinite(v), axis=-1))
   if stage == 'setup':
-    return jnp.sum(ok)
-  zbuf, tri_id = rasterize.zbuffer(pix, tri_xy, tri_z, ok, settings)
+    return jnp.sum(wp.ok), jnp.sum(wp.crisp_ok)
+  tri_xy, tri_z, pix, ok = wp.tri_xy, wp.tri_z, wp.pix, wp.ok
+  zbuf, tri_id = rasterize.zbuffer(wp.crisp_pix, tri_xy, tri_z, wp.crisp_ok,
+                                   settings)
   if stage == 'zbuffer':
     return tri_id
   vis, w, edge = soft_lib.visibility(pix, ok, zbuf, tri_xy, tri_z, settings)

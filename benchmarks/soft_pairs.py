@@ -7,10 +7,12 @@ viewpoints each) prints the F x K^2 window pairs, the visible soft pairs
 pairs per pixel: the maximum at one pixel and the mean over pixels that have
 any. The pair list must hold the visible pairs of a whole image.
 
-Run:  python -m benchmarks.soft_pairs
+Run:  python -m benchmarks.soft_pairs                 (the default slope)
+      python -m benchmarks.soft_pairs --slope=0        (lambda_slope of eq 9)
 """
 from __future__ import annotations
 
+from absl import app
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -22,23 +24,29 @@ from gan3d.render import rasterize
 from gan3d.render import soft as soft_lib
 
 
-def main():
+def main(argv):
+  del argv
+  slope = render_bench._SLOPE.value  # pylint: disable=protected-access
+  extra = {} if slope is None else {'slope': slope}
   for name in ('64', '128'):
     n, size, _, full = render_bench.CASES[name]
     verts, faces = render_bench._mesh(n, full)  # pylint: disable=protected-access
-    settings = render.RenderSettings(height=size, width=size, soft_width=1.0, window=4)
+    settings = render.RenderSettings(height=size, width=size, soft_width=1.0,
+                                     window=4, **extra)
     for vp in camera.sample_viewpoints(jax.random.PRNGKey(0), 4):
       v = camera.to_camera(jnp.asarray(verts), vp)
-      tri_xy, tri_z, _, pix, ok, _ = rasterize.window_pairs(
+      wp = rasterize.window_pairs(
           v, jnp.asarray(faces), settings, jnp.all(jnp.isfinite(v), -1))
-      zbuf, _ = rasterize.zbuffer(pix, tri_xy, tri_z, ok, settings)
+      tri_xy, tri_z, pix, ok = wp.tri_xy, wp.tri_z, wp.pix, wp.ok
+      zbuf, _ = rasterize.zbuffer(wp.crisp_pix, tri_xy, tri_z, wp.crisp_ok,
+                                  settings)
       vis, _, _ = soft_lib.visibility(pix, ok, zbuf, tri_xy, tri_z, settings)
       per_pixel = np.bincount(np.asarray(pix)[np.asarray(vis)], minlength=size * size)
-      print(f'case {name}: window pairs {vis.size}, visible {int(vis.sum())} '
+      print(f'case {name}, slope {settings.slope}: window pairs {vis.size}, visible {int(vis.sum())} '
             f'({float(vis.sum()) / vis.size:.1%}), per pixel max {per_pixel.max()}, '
             f'mean where any {per_pixel[per_pixel > 0].mean():.2f}, '
             f'mean over the image {per_pixel.mean():.2f}')
 
 
 if __name__ == '__main__':
-  main()
+  app.run(main)

@@ -70,6 +70,10 @@
 #   winK               render.window K: the renderer's pixel window per
 #                      triangle (default 4; the training log's
 #                      render_overflow counts the triangles it clips);
+#   slopeL, sppP       render.slope L (lambda_slope of eq 9, depth per
+#                      pixel; e.g. slope0.1) and render.soft_pairs_per_pixel
+#                      P (the soft layer's pair capacity; the training log's
+#                      soft_overflow counts the pairs it drops);
 #   lit, unlit         the generator's light prior (config.light.model
 #                      camera / none; every name starts unlit, as the paper).
 # Join names with '+' to combine them: sym16+crisp is the crisp ablation of
@@ -144,6 +148,8 @@ run_one() {
         args+=(--config.data.synthetic.light_spread_deg=${part#spread} --config.light.spread_deg=${part#spread}) ;;
       boundalb) args+=(--config.light.bounded_albedo=True) ;;
       win*) args+=(--config.render.window=${part#win}) ;;
+      slope*) args+=(--config.render.slope=${part#slope}) ;;
+      spp*) args+=(--config.render.soft_pairs_per_pixel=${part#spp}) ;;
       leak*) args+=(--config.light.leak=${part#leak}) ;;
       lean*) args+=(--config.train.lean_weight=${part#lean}) ;;
       nc*) nc=${part#nc} ;;

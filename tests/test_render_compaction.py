@@ -45,9 +45,11 @@ def _visible_pairs(verts, faces, settings, viewpoint):
   @jax.jit
   def visible(verts, viewpoint):
     v = camera.to_camera(verts, viewpoint)
-    tri_xy, tri_z, _, pix, ok, _ = rasterize.window_pairs(
+    wp = rasterize.window_pairs(
         v, faces, settings, jnp.all(jnp.isfinite(v), -1))
-    zbuf, _ = rasterize.zbuffer(pix, tri_xy, tri_z, ok, settings)
+    tri_xy, tri_z, pix, ok = wp.tri_xy, wp.tri_z, wp.pix, wp.ok
+    zbuf, _ = rasterize.zbuffer(wp.crisp_pix, tri_xy, tri_z, wp.crisp_ok,
+                                settings)
     vis, _, _ = soft_lib.visibility(pix, ok, zbuf, tri_xy, tri_z, settings)
     return vis
   vis = visible(verts, viewpoint)

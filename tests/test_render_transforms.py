@@ -374,8 +374,10 @@ def test_window_pairs_hold_every_pixel_a_triangle_can_touch(seed):
   """`rasterize.window_pairs` (render_mesh's discrete start): with the
   window `suggest_window` gives, every pixel centre within the soft width B
   of a drawn triangle (the reference's closest-point distance) is one of
-  that triangle's ``ok`` pairs; triangles with a vertex behind the camera
-  or not finite have no pair; nothing is differentiable."""
+  that triangle's ``ok`` pairs, and every pixel centre inside it one of its
+  ``crisp_ok`` pairs (the z-buffer's smaller window); triangles with a
+  vertex behind the camera or not finite have no pair; nothing is
+  differentiable."""
   from gan3d import render
   from gan3d.render import camera, rasterize  # pylint: disable=g-multiple-import
   sc = _scene(seed)
@@ -393,18 +395,24 @@ def test_window_pairs_hold_every_pixel_a_triangle_can_touch(seed):
       return rasterize.window_pairs(jnp.where(fin[:, None], vc, 0.0),
                                     jnp.asarray(faces, jnp.int32), settings, fin)
     v = jnp.asarray(verts)
-    _, _, valid, pix, ok, overflow = jax.jit(pairs)(v)
+    wp = jax.jit(pairs)(v)
     g = jax.grad(lambda v: jnp.sum(pairs(v)[0]))(jnp.nan_to_num(v))
-  assert int(overflow) == 0 and not np.any(np.asarray(g))
-  valid, pix, ok = np.asarray(valid), np.asarray(pix), np.asarray(ok)
+  assert int(wp.overflow) == 0 and not np.any(np.asarray(g))
+  valid, pix, ok = np.asarray(wp.valid), np.asarray(wp.pix), np.asarray(wp.ok)
+  crisp_pix, crisp_ok = np.asarray(wp.crisp_pix), np.asarray(wp.crisp_ok)
+  assert crisp_pix.shape[1] == (k - 2) ** 2 < pix.shape[1] == k * k
   assert not valid[0] and not valid[1] and not ok[:2].any()
+  assert not crisp_ok[:2].any()
   xy, depth, _ = ref.project(np.nan_to_num(verts), np.asarray(vp), H, W, D)
   centres = np.stack(np.meshgrid(np.arange(W) + 0.5, np.arange(H) + 0.5), -1).reshape(-1, 2)
   drawn = np.flatnonzero(valid)
   dist, _, _ = ref.closest_point(centres, xy[faces[drawn]])        # [P, drawn]
-  checked = 0
+  checked = covered = 0
   for i, t in enumerate(drawn):
     near = np.flatnonzero(dist[:, i] <= settings.soft_width)
     assert set(near) <= set(pix[t][ok[t]]), t
+    inside = np.flatnonzero(dist[:, i] == 0.0)
+    assert set(inside) <= set(crisp_pix[t][crisp_ok[t]]), t
     checked += len(near)
-  assert valid.sum() >= 10 and checked > 50
+    covered += len(inside)
+  assert valid.sum() >= 10 and checked > 50 and covered > 10

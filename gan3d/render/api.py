@@ -118,19 +118,34 @@ def _shade(settings, discrete, v, vattr, texture, background):
   return _shade_impl(settings, discrete, v, vattr, texture, background)
 
 
-def _shade_fwd(settings, discrete, v, vattr, texture, background):
-  out = _shade_impl(settings, discrete, v, vattr, texture, background)
-  return out, (discrete, v, vattr, texture, background)
+def _shade_fwd(settings, *args):
+  # symbolic_zeros=True: every input leaf comes wrapped (value, perturbed).
+  args = jax.tree.map(lambda x: x.value, args, is_leaf=lambda x: isinstance(
+      x, jax.custom_derivatives.CustomVJPPrimal))
+  return _shade_impl(settings, *args), args
 
 
 def _shade_bwd(settings, res, g):
+  """VJP of `_shade_impl` for the outputs whose cotangent is not a symbolic
+  zero: an output nothing downstream depends on (often the normal map, whose
+  vertex normals cost a scatter over the faces) is not recomputed, nor is
+  its transpose."""
   discrete, v, vattr, texture, background = res
-  _, vjp = jax.vjp(functools.partial(_shade_impl, settings, discrete),
-                   v, vattr, texture, background)
-  return (None,) + tuple(vjp(g))
+  used = tuple(i for i, gi in enumerate(g)
+               if not isinstance(gi, jax.custom_derivatives.SymbolicZero))
+  if not used:
+    zeros = jax.tree.map(jnp.zeros_like, (v, vattr, texture, background))
+    return (None,) + zeros
+
+  def outputs(*inputs):
+    out = _shade_impl(settings, discrete, *inputs)
+    return tuple(out[i] for i in used)
+
+  _, vjp = jax.vjp(outputs, v, vattr, texture, background)
+  return (None,) + tuple(vjp(tuple(g[i] for i in used)))
 
 
-_shade.defvjp(_shade_fwd, _shade_bwd)
+_shade.defvjp(_shade_fwd, _shade_bwd, symbolic_zeros=True)
 
 
 def _check_inputs(vertices, faces, settings, attributes, uv, texture,
@@ -217,14 +232,15 @@ def render_mesh(vertices, faces, *, settings: RenderSettings,
   v = jnp.where(finite_vertex[:, None], v, 0.0)
 
   # Discrete choices: no gradient flows through any of these.
-  tri_xy, tri_z, valid, pix, ok, overflow = rasterize.window_pairs(
-      v, faces, settings, finite_vertex)
-  zbuf, tri_id = rasterize.zbuffer(pix, tri_xy, tri_z, ok, settings)
+  wp = rasterize.window_pairs(v, faces, settings, finite_vertex)
+  tri_xy, tri_z, valid = wp.tri_xy, wp.tri_z, wp.valid
+  zbuf, tri_id = rasterize.zbuffer(wp.crisp_pix, tri_xy, tri_z, wp.crisp_ok,
+                                   settings)
   if settings.soft:
-    vis, w, edge = soft_lib.visibility(pix, ok, zbuf, tri_xy, tri_z,
+    vis, w, edge = soft_lib.visibility(wp.pix, wp.ok, zbuf, tri_xy, tri_z,
                                        settings)
     (tri, spix, svis, sarg, sedge), soft_overflow = soft_lib.compact_pairs(
-        pix, vis, w, edge, settings)
+        wp.pix, vis, w, edge, settings)
     soft_sets = soft_lib.edge_endpoints(faces, tri, sedge) + (spix, svis, sarg)
   else:
     soft_sets, soft_overflow = None, jnp.zeros((), jnp.int32)
@@ -235,7 +251,7 @@ def render_mesh(vertices, faces, *, settings: RenderSettings,
   tri_map = tri_id.reshape(settings.height, settings.width)
   return RenderOutput(image=image, alpha=alpha,
                       mask=(tri_map >= 0).astype(dtype), depth=depth_map,
-                      normals=normals, triangle_id=tri_map, overflow=overflow,
+                      normals=normals, triangle_id=tri_map, overflow=wp.overflow,
                       soft_overflow=soft_overflow)
 
 
@@ -270,4 +286,10 @@ def suggest_window(vertices, faces, settings: RenderSettings,
     on_screen = np.all(last >= first, axis=1)
     if on_screen.any():
       k = max(k, int((last - first + 1)[on_screen].max()))
+      # The z-buffer's window (`rasterize.crisp_window`) is K - floor(2 B)
+      # over the unextended box, which the image border can leave larger.
+      first_c, last_c = (np.asarray(a) for a in rasterize.pixel_span(
+          tri[ok], settings, extension=0.0))
+      k = max(k, int((last_c - first_c + 1)[on_screen].max())
+              + int(np.floor(2.0 * settings.extension)))
   return k

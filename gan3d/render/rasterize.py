@@ -2,8 +2,13 @@
 
 Every triangle is tested against a fixed K x K window of pixel centres that
 starts at its bounding box, extended by the soft width B when the soft layer
-is on. All arrays have static shapes [F, K*K] ("pairs"); memory and time grow
-with F * K^2 + H * W, never with F * H * W.
+is on (the soft layer's pairs), and against a smaller K_c x K_c window, K_c =
+K - floor(2 B), that starts at its bounding box without the extension (the
+z-buffer's pairs: a pixel centre can only be covered by a triangle inside
+its own bounding box, and a box that fits the extended window fits this one,
+except where the image border clamps the extended box). All arrays have
+static shapes [F, K*K] or [F, K_c*K_c] ("pairs"); memory and time grow with
+F * K^2 + H * W, never with F * H * W.
 
 Crisp layer (eqs 6-8), for each pixel p over the triangles T covering it:
   z_c(p) = min_T z(p, T), T_c(p) = argmin, a_c(p) = attribute of T_c at p,
@@ -13,6 +18,9 @@ z(p, T) and a(p, T) are interpolated with perspective-correct barycentrics
 scatter-min over the pairs; ties go to the larger triangle index.
 """
 from __future__ import annotations
+
+import math
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -64,18 +72,33 @@ def sanitize(tri_xy, tri_z, valid):
   return tri_xy, tri_z
 
 
-def pixel_span(tri_xy, settings: RenderSettings):
+def crisp_window(settings: RenderSettings) -> int:
+  """K_c, the side of the z-buffer's pixel window: K - floor(2 B) (K without
+  the soft layer), at least 1.
+
+  The extended box of a triangle holds floor(L + 2B) + 1 >= (floor(L) + 1) +
+  floor(2B) pixel centres along an axis where its own box (length L) holds
+  floor(L) + 1, so whatever fits the K-window extended fits the K_c-window
+  unextended (up to the image border, where the extended box is clamped;
+  `window_pixels` counts both).
+  """
+  return max(1, settings.window - int(math.floor(2.0 * settings.extension)))
+
+
+def pixel_span(tri_xy, settings: RenderSettings, extension=None):
   """First and last pixel (column, row) covered by each triangle's extended
   bounding box, clamped to the image: ``tri_xy [F, 3, 2] -> first, last
   [F, 2]`` (float; ``last < first`` in some axis when off-screen).
 
   Pixel c has its centre at c + 0.5; the covered range is
-  ``[ceil(lo), floor(hi)]`` with ``lo/hi`` the box extended by the soft width
-  ``settings.extension``. The one definition of "window size needed", shared
-  by `window_pixels` (overflow count) and `gan3d.render.suggest_window`.
+  ``[ceil(lo), floor(hi)]`` with ``lo/hi`` the box extended by
+  ``extension`` pixels (default: the soft width, ``settings.extension``; 0
+  for the z-buffer's box). The one definition of "window size needed",
+  shared by `window_pixels` (overflow count) and
+  `gan3d.render.suggest_window`.
   """
   h, w = settings.height, settings.width
-  ext = settings.extension
+  ext = settings.extension if extension is None else extension
   tri_xy = jnp.asarray(tri_xy)
   lo = jnp.min(tri_xy, axis=1) - ext - 0.5       # [F, 2]
   hi = jnp.max(tri_xy, axis=1) + ext - 0.5
@@ -85,19 +108,10 @@ def pixel_span(tri_xy, settings: RenderSettings):
   return first, last
 
 
-def window_pixels(tri_xy, valid, settings: RenderSettings):
-  """The K x K pixel window of every triangle.
-
-  Returns (pix [F, K*K] int32 flat pixel index, clamped into the image;
-  in_image [F, K*K] bool; overflow [] int32: the number of valid triangles
-  whose extended bounding box holds more pixel centres than the window).
-  """
-  h, w, k = settings.height, settings.width, settings.window
-  tri_xy = jax.lax.stop_gradient(tri_xy)
-  first, last = pixel_span(tri_xy, settings)
-  on_screen = jnp.all(last >= first, axis=1)
-  too_big = jnp.any(last - first + 1 > k, axis=1)
-  overflow = jnp.sum(valid & on_screen & too_big).astype(jnp.int32)
+def _window(first, k, settings: RenderSettings):
+  """[F, 2] first pixel (column, row) -> the K x K window's flat pixel
+  indices [F, K*K] int32 (clamped into the image) and in_image [F, K*K]."""
+  h, w = settings.height, settings.width
   first = first.astype(jnp.int32)
   offs = jnp.arange(k, dtype=jnp.int32)
   px = first[:, 0, None, None] + offs[None, None, :]   # [F, 1, K]
@@ -105,30 +119,74 @@ def window_pixels(tri_xy, valid, settings: RenderSettings):
   in_image = (px < w) & (py < h)
   px = jnp.minimum(px, w - 1)
   py = jnp.minimum(py, h - 1)
-  pix = (py * w + px).reshape(tri_xy.shape[0], k * k)
-  in_image = jnp.broadcast_to(in_image, (tri_xy.shape[0], k, k))
-  return pix, in_image.reshape(tri_xy.shape[0], k * k), overflow
+  f = first.shape[0]
+  pix = (py * w + px).reshape(f, k * k)
+  return pix, jnp.broadcast_to(in_image, (f, k, k)).reshape(f, k * k)
 
 
-def window_pairs(v_cam, faces, settings: RenderSettings, finite_vertex):
+class WindowPairs(NamedTuple):
+  """The discrete start of `render_mesh` (see `window_pairs`).
+
+  tri_xy [F, 3, 2], tri_z [F, 3], valid [F] bool: as `triangle_setup`.
+  pix [F, K*K] int32, ok [F, K*K] bool: every triangle's extended window
+    (the soft layer's pairs: `soft.visibility`) and which pairs to test
+    (triangle drawn, pixel inside the image).
+  crisp_pix [F, Kc*Kc] int32, crisp_ok [F, Kc*Kc] bool: the same for the
+    unextended window of side Kc = `crisp_window` (the z-buffer's pairs:
+    `zbuffer`).
+  overflow [] int32: drawn triangles clipped by either window.
+  """
+  tri_xy: jax.Array
+  tri_z: jax.Array
+  valid: jax.Array
+  pix: jax.Array
+  ok: jax.Array
+  crisp_pix: jax.Array
+  crisp_ok: jax.Array
+  overflow: jax.Array
+
+
+def window_pixels(tri_xy, valid, settings: RenderSettings):
+  """Every triangle's K x K extended window and Kc x Kc crisp window.
+
+  Returns (pix [F, K*K] int32 flat pixel index, clamped into the image;
+  in_image [F, K*K] bool; crisp_pix [F, Kc*Kc], crisp_in_image [F, Kc*Kc]
+  (Kc = `crisp_window`, windows starting at the unextended box); overflow
+  [] int32: the number of valid triangles whose extended box holds more
+  pixel centres than K along an axis, or whose own box more than Kc).
+  """
+  k, kc = settings.window, crisp_window(settings)
+  tri_xy = jax.lax.stop_gradient(tri_xy)
+  first, last = pixel_span(tri_xy, settings)
+  first_c, last_c = pixel_span(tri_xy, settings, extension=0.0)
+  on_screen = jnp.all(last >= first, axis=1)
+  too_big = (jnp.any(last - first + 1 > k, axis=1)
+             | jnp.any(last_c - first_c + 1 > kc, axis=1))
+  overflow = jnp.sum(valid & on_screen & too_big).astype(jnp.int32)
+  pix, in_image = _window(first, k, settings)
+  crisp_pix, crisp_in_image = _window(first_c, kc, settings)
+  return pix, in_image, crisp_pix, crisp_in_image, overflow
+
+
+def window_pairs(v_cam, faces, settings: RenderSettings,
+                 finite_vertex) -> WindowPairs:
   """The discrete start of `render_mesh`: projection, triangle set-up and
-  every triangle's pixel window, without gradient.
+  every triangle's pixel windows, without gradient.
 
   Args:
     v_cam: [V, 3] camera-space vertices (`camera.to_camera`), non-finite
       ones already replaced (by 0). faces: [F, 3] int32.
     finite_vertex: [V] bool, which vertices were finite.
   Returns:
-    (tri_xy [F, 3, 2], tri_z [F, 3], valid [F] bool: as `triangle_setup`;
-    pix [F, K*K] int32 and ok [F, K*K] bool: the window's pixels and which
-    pairs to test (triangle drawn, pixel inside the image); overflow []
-    int32: as `window_pixels`). The z-buffer (`zbuffer`) and the soft
-    layer's visibility (`soft.visibility`) take these pairs.
+    `WindowPairs`: the z-buffer (`zbuffer`) takes its crisp pairs, the soft
+    layer's visibility (`soft.visibility`) its extended ones.
   """
   xy, depth = camera.project_camera(jax.lax.stop_gradient(v_cam), settings)
   tri_xy, tri_z, valid = triangle_setup(xy, depth, faces, settings, finite_vertex)
-  pix, in_image, overflow = window_pixels(tri_xy, valid, settings)
-  return tri_xy, tri_z, valid, pix, valid[:, None] & in_image, overflow
+  pix, in_image, crisp_pix, crisp_in_image, overflow = window_pixels(
+      tri_xy, valid, settings)
+  return WindowPairs(tri_xy, tri_z, valid, pix, valid[:, None] & in_image,
+                     crisp_pix, valid[:, None] & crisp_in_image, overflow)
 
 
 def pixel_centres(pix, width, dtype):
@@ -218,7 +276,9 @@ def perspective_correct(bary, tri_z, settings: RenderSettings):
 def zbuffer(pix, tri_xy, tri_z, ok, settings: RenderSettings):
   """Crisp visibility (eqs 6 and 8): z-buffer and winning triangle per pixel.
 
-  Args: pix [F, P], tri_xy [F, 3, 2], tri_z [F, 3], ok [F, P] bool.
+  Args: pix [F, P], tri_xy [F, 3, 2], tri_z [F, 3], ok [F, P] bool: the
+    crisp window's pairs (`WindowPairs.crisp_pix`, `.crisp_ok`; any window
+    holding every pixel centre inside each triangle gives the same result).
   Returns (zbuf [H*W] with +inf where empty, tri_id [H*W] int32, -1 empty).
   No gradient: the discrete choices are constant almost everywhere.
   """
