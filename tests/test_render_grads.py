@@ -241,3 +241,37 @@ def test_second_order():
   assert margin.min() > 1e-4
   check_grads(jax.jit(f), (jnp.asarray(_TRI),), order=2, modes=['rev'],
               eps=EPS, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize('outputs', [('image',), ('normals',), ('depth', 'alpha'),
+                                     ('image', 'alpha', 'depth', 'normals')])
+def test_grads_of_any_subset_of_outputs(outputs):
+  """The backward rule differentiates only the outputs that reach the loss
+  (the others' cotangents are symbolic zeros): a loss of any subset of the
+  outputs has the gradient of finite differences of the same loss, and the
+  loss of all four is the sum of the single ones."""
+  from gan3d import render
+  settings = _settings()
+  rng = np.random.default_rng(7)
+  probes = {'image': rng.normal(size=(H, W, 3)), 'alpha': rng.normal(size=(H, W)),
+            'depth': rng.normal(size=(H, W)), 'normals': rng.normal(size=(H, W, 3))}
+
+  def loss(v, which):
+    out = render.render_mesh(v, jnp.asarray(FACES, jnp.int32), settings=settings,
+                             attributes=jnp.asarray(PAIR['attributes']),
+                             background=jnp.asarray(_BG),
+                             viewpoint=jnp.asarray(VIEWPOINT))
+    # Depth only where covered (z_far elsewhere is a constant).
+    maps = {'image': out.image, 'alpha': out.alpha, 'normals': out.normals,
+            'depth': jnp.where(out.mask > 0, out.depth, 0.0)}
+    return sum(jnp.sum(maps[k] * probes[k]) for k in which)
+
+  v = jnp.asarray(PAIR['vertices'])
+  g = np.asarray(jax.jit(jax.grad(loss), static_argnums=1)(v, outputs))
+  assert np.all(np.isfinite(g)) and np.any(g != 0)
+  d = rng.normal(size=v.shape)
+  fd = (loss(v + EPS * d, outputs) - loss(v - EPS * d, outputs)) / (2 * EPS)
+  np.testing.assert_allclose(np.sum(g * d), fd, rtol=1e-5, atol=1e-6)
+  if len(outputs) == 4:
+    single = sum(np.asarray(jax.grad(loss)(v, (k,))) for k in outputs)
+    np.testing.assert_allclose(g, single, rtol=1e-10, atol=1e-12)
