@@ -70,6 +70,9 @@
 #   winK               render.window K: the renderer's pixel window per
 #                      triangle (default 4; the training log's
 #                      render_overflow counts the triangles it clips);
+#   resR               config.resolution R (renders and data at R x R,
+#                      generator at 2R; build the data set once before two
+#                      runs share it);
 #   slopeL, sppP       render.slope L (lambda_slope of eq 9, depth per
 #                      pixel; e.g. slope0.1) and render.soft_pairs_per_pixel
 #                      P (the soft layer's pair capacity; the training log's
@@ -149,6 +152,7 @@ run_one() {
       boundalb) args+=(--config.light.bounded_albedo=True) ;;
       win*) args+=(--config.render.window=${part#win}) ;;
       slope*) args+=(--config.render.slope=${part#slope}) ;;
+      res*) args+=(--config.resolution=${part#res}) ;;
       spp*) args+=(--config.render.soft_pairs_per_pixel=${part#spp}) ;;
       leak*) args+=(--config.light.leak=${part#leak}) ;;
       lean*) args+=(--config.train.lean_weight=${part#lean}) ;;
