@@ -148,8 +148,9 @@ def pair_capacity(settings: RenderSettings, num_pairs: int) -> int:
 def compact_pairs(pix, vis, w, edge, settings: RenderSettings):
   """The pairs of the soft layer as a flat list of static length M.
 
-  Only the visible pairs (about 15-20% of the F x K^2 window pairs of a dense
-  mesh at B = 1, about 7 per covered pixel) carry a soft contribution; the
+  Only the visible pairs (at B = 1 on a dense mesh: 15-20% of the F x K^2
+  window pairs, about 7 per covered pixel, at slope 0; 2-4% at the default
+  slope 0.1) carry a soft contribution; the
   differentiable soft layer and its backward pass run on those alone.
   M = `pair_capacity` = ceil(settings.soft_pairs_per_pixel * H * W), at most
   F * K^2 (soft_pairs_per_pixel = 0: all window pairs, no compaction). Pairs
