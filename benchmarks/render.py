@@ -11,8 +11,11 @@ Each case renders a batch of textured grid meshes (a bumpy hemisphere from
 the N x N shape image, seen from random viewpoints of the paper's prior) with
 a 2N x 2N UV texture over a background, jit-compiled float32. Reports ms per
 image (median over repeats, after a warm-up), XLA's own estimate of the
-compiled program's memory (arguments + outputs + temporaries) and the peak
-resident memory of the process (ru_maxrss, which includes the runtime) and,
+compiled program's memory (arguments + outputs + temporaries), the peak
+resident memory of the process while each compiled program runs
+(fwd_run_rss_mb, fwd_bwd_run_rss_mb: compilation excluded, jax's runtime
+and every live buffer included; Linux only), the peak resident memory of
+the whole process (ru_maxrss, compilation included) and,
 on a GPU, the device allocator's peak (device_peak_mb, the whole process's).
 """
 from __future__ import annotations
@@ -154,6 +157,9 @@ def run_case(name):
       times.append(time.perf_counter() - t0)
     results[label + '_ms_per_image'] = round(
         1000 * float(np.median(times)) / batch, 2)
+    run_mb = run_peak_rss_mb(compiled, (vb, tex, bg, vp))
+    if run_mb is not None:
+      results[label + '_run_rss_mb'] = run_mb
   results['peak_rss_mb'] = round(
       resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
   stats = jax.devices()[0].memory_stats() or {}
@@ -162,6 +168,26 @@ def run_case(name):
   if _PROFILE.value:
     results['profile'] = profile_top(compiled, (vb, tex, bg, vp), _PROFILE.value)
   return results
+
+
+def run_peak_rss_mb(fn, args, calls=3):
+  """The process's peak resident memory (MB) while ``fn(*args)`` runs
+  ``calls`` times, compilation excluded (Linux: the high-water mark VmHWM,
+  reset by writing 5 to /proc/self/clear_refs); None where that is not
+  available. It includes jax's own runtime and every live buffer."""
+  import jax
+  try:
+    with open('/proc/self/clear_refs', 'w') as f:
+      f.write('5')
+  except OSError:
+    return None
+  for _ in range(calls):
+    jax.block_until_ready(fn(*args))
+  with open('/proc/self/status') as f:
+    for line in f:
+      if line.startswith('VmHWM:'):
+        return round(int(line.split()[1]) / 1024, 1)
+  return None
 
 
 def profile_top(compiled, args, top, calls=3):
@@ -230,12 +256,14 @@ def main(argv):
            f'--window={_WINDOW.value}', f'--batch={_BATCH.value}']
     if _SPP.value is not None:
       cmd.append(f'--soft_pairs_per_pixel={_SPP.value}')
+    if _SLOPE.value is not None:
+      cmd.append(f'--slope={_SLOPE.value}')
     out = subprocess.run(cmd, capture_output=True, text=True, check=True,
                          env=dict(os.environ))
     rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
   cols = ['case', 'triangles', 'image', 'batch', 'fwd_ms_per_image',
           'fwd_bwd_ms_per_image', 'fwd_xla_mb', 'fwd_bwd_xla_mb',
-          'peak_rss_mb', 'device_peak_mb', 'overflow', 'soft_overflow', 'soft_pairs_per_pixel',
+          'fwd_bwd_run_rss_mb', 'peak_rss_mb', 'device_peak_mb', 'overflow', 'soft_overflow', 'soft_pairs_per_pixel',
           'device']
   print('| ' + ' | '.join(cols) + ' |')
   print('|' + '---|' * len(cols))
