@@ -12,11 +12,12 @@ the N x N shape image, seen from random viewpoints of the paper's prior) with
 a 2N x 2N UV texture over a background, jit-compiled float32. Reports ms per
 image (median over repeats, after a warm-up), XLA's own estimate of the
 compiled program's memory (arguments + outputs + temporaries), the peak
-resident memory of the process while each compiled program runs
-(fwd_run_rss_mb, fwd_bwd_run_rss_mb: compilation excluded, jax's runtime
-and every live buffer included; Linux only), the peak resident memory of
-the whole process (ru_maxrss, compilation included) and,
-on a GPU, the device allocator's peak (device_peak_mb, the whole process's).
+resident memory of the process while the compiled forward+backward runs
+for the first time (fwd_bwd_run_rss_mb: jax's runtime and what
+compilation left allocated included; Linux only) and just before it
+(fwd_bwd_rss_before_mb: the difference is what running adds), the peak
+resident memory of the whole process (ru_maxrss, compilation included)
+and, on a GPU, the device allocator's peak (device_peak_mb, the whole process's).
 """
 from __future__ import annotations
 
@@ -141,6 +142,12 @@ def run_case(name):
              'slope': settings.slope,
              'window': settings.window, 'device': jax.devices()[0].device_kind,
              'soft_pairs_per_pixel': settings.soft_pairs_per_pixel}
+  # Memory first, before anything else has run (freed buffers stay with
+  # the process's allocator and would hide what a run adds).
+  compiled = jax.jit(case['fwd_bwd']).lower(vb, tex, bg, vp).compile()
+  rss = run_peak_rss_mb(compiled, (vb, tex, bg, vp))
+  if rss is not None:
+    results['fwd_bwd_rss_before_mb'], results['fwd_bwd_run_rss_mb'] = rss
   probe = jax.jit(jax.vmap(case['one']))(vb, tex, bg, vp)
   results['overflow'] = int(probe.overflow.max())
   results['soft_overflow'] = int(probe.soft_overflow.max())
@@ -157,9 +164,6 @@ def run_case(name):
       times.append(time.perf_counter() - t0)
     results[label + '_ms_per_image'] = round(
         1000 * float(np.median(times)) / batch, 2)
-    run_mb = run_peak_rss_mb(compiled, (vb, tex, bg, vp))
-    if run_mb is not None:
-      results[label + '_run_rss_mb'] = run_mb
   results['peak_rss_mb'] = round(
       resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
   stats = jax.devices()[0].memory_stats() or {}
@@ -170,24 +174,31 @@ def run_case(name):
   return results
 
 
+def _proc_status_mb(key):
+  with open('/proc/self/status') as f:
+    for line in f:
+      if line.startswith(key + ':'):
+        return round(int(line.split()[1]) / 1024, 1)
+  return None
+
+
 def run_peak_rss_mb(fn, args, calls=3):
-  """The process's peak resident memory (MB) while ``fn(*args)`` runs
-  ``calls`` times, compilation excluded (Linux: the high-water mark VmHWM,
-  reset by writing 5 to /proc/self/clear_refs); None where that is not
-  available. It includes jax's own runtime and every live buffer."""
+  """(resident memory before, peak resident memory while ``fn(*args)`` runs
+  ``calls`` times), MB, of the whole process, compilation excluded (Linux:
+  the high-water mark VmHWM, reset by writing 5 to /proc/self/clear_refs);
+  None where that is not available. Both include jax's runtime and what
+  compilation left allocated; the difference is what running adds."""
   import jax
   try:
     with open('/proc/self/clear_refs', 'w') as f:
       f.write('5')
   except OSError:
     return None
+  before = _proc_status_mb('VmRSS')
   for _ in range(calls):
     jax.block_until_ready(fn(*args))
-  with open('/proc/self/status') as f:
-    for line in f:
-      if line.startswith('VmHWM:'):
-        return round(int(line.split()[1]) / 1024, 1)
-  return None
+  peak = _proc_status_mb('VmHWM')
+  return None if before is None or peak is None else (before, peak)
 
 
 def profile_top(compiled, args, top, calls=3):
@@ -263,7 +274,7 @@ def main(argv):
     rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
   cols = ['case', 'triangles', 'image', 'batch', 'fwd_ms_per_image',
           'fwd_bwd_ms_per_image', 'fwd_xla_mb', 'fwd_bwd_xla_mb',
-          'fwd_bwd_run_rss_mb', 'peak_rss_mb', 'device_peak_mb', 'overflow', 'soft_overflow', 'soft_pairs_per_pixel',
+          'fwd_bwd_rss_before_mb', 'fwd_bwd_run_rss_mb', 'peak_rss_mb', 'device_peak_mb', 'overflow', 'soft_overflow', 'soft_pairs_per_pixel',
           'device']
   print('| ' + ' | '.join(cols) + ' |')
   print('|' + '---|' * len(cols))
