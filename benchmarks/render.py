@@ -144,15 +144,16 @@ def run_case(name):
              'soft_pairs_per_pixel': settings.soft_pairs_per_pixel}
   # Memory first, before anything else has run (freed buffers stay with
   # the process's allocator and would hide what a run adds).
-  compiled = jax.jit(case['fwd_bwd']).lower(vb, tex, bg, vp).compile()
-  rss = run_peak_rss_mb(compiled, (vb, tex, bg, vp))
+  compile = lambda label: jax.jit(case[label]).lower(vb, tex, bg, vp).compile()
+  programs = {'fwd_bwd': compile('fwd_bwd')}
+  rss = run_peak_rss_mb(programs['fwd_bwd'], (vb, tex, bg, vp))
   if rss is not None:
     results['fwd_bwd_rss_before_mb'], results['fwd_bwd_run_rss_mb'] = rss
   probe = jax.jit(jax.vmap(case['one']))(vb, tex, bg, vp)
   results['overflow'] = int(probe.overflow.max())
   results['soft_overflow'] = int(probe.soft_overflow.max())
   for label in ('fwd', 'fwd_bwd'):
-    compiled = jax.jit(case[label]).lower(vb, tex, bg, vp).compile()
+    compiled = programs.get(label) or compile(label)
     mb = xla_mb(compiled)
     if mb is not None:
       results[label + '_xla_mb'] = mb
@@ -274,8 +275,9 @@ def main(argv):
     rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
   cols = ['case', 'triangles', 'image', 'batch', 'fwd_ms_per_image',
           'fwd_bwd_ms_per_image', 'fwd_xla_mb', 'fwd_bwd_xla_mb',
-          'fwd_bwd_rss_before_mb', 'fwd_bwd_run_rss_mb', 'peak_rss_mb', 'device_peak_mb', 'overflow', 'soft_overflow', 'soft_pairs_per_pixel',
-          'device']
+          'fwd_bwd_rss_before_mb', 'fwd_bwd_run_rss_mb', 'peak_rss_mb',
+          'device_peak_mb', 'overflow', 'soft_overflow',
+          'soft_pairs_per_pixel', 'device']
   print('| ' + ' | '.join(cols) + ' |')
   print('|' + '---|' * len(cols))
   for r in rows:

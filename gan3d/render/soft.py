@@ -162,12 +162,21 @@ def compact_pairs(pix, vis, w, edge, settings: RenderSettings):
   dropped [] int32 visible pairs that did not fit).
   """
   f, p = pix.shape
-  cap = pair_capacity(settings, f * p)
+  (tri, kept_pix, keep, kept_w, kept_edge), dropped = _kept_pairs(
+      pix, vis, w, edge, pair_capacity(settings, f * p))
+  arg = strongest_pairs(kept_pix, keep, kept_w, settings)
+  return (tri, kept_pix, keep, arg, kept_edge), dropped
+
+
+def _kept_pairs(pix, vis, w, edge, cap):
+  """`compact_pairs` before the choice of the strongest pairs: the first
+  `cap` visible pairs as flat [M] arrays (tri, pix, vis, w, edge), or all
+  F * P window pairs when `cap` holds them, and the number dropped."""
+  f, p = pix.shape
   flat_vis = vis.reshape(-1)
   if cap >= f * p:
     tri = jnp.broadcast_to(jnp.arange(f, dtype=jnp.int32)[:, None], (f, p))
-    arg = strongest_pairs(pix.reshape(-1), flat_vis, w.reshape(-1), settings)
-    return ((tri.reshape(-1), pix.reshape(-1), flat_vis, arg,
+    return ((tri.reshape(-1), pix.reshape(-1), flat_vis, w.reshape(-1),
              edge.reshape(-1)), jnp.zeros((), jnp.int32))
   # Stream compaction: the i-th visible pair goes to slot i (i < M). Its
   # rank i is the triangle's offset (an exclusive prefix sum over the F
@@ -188,12 +197,10 @@ def compact_pairs(pix, vis, w, edge, settings: RenderSettings):
   # the unused slots).
   idx = indexing.scatter_max(cap, dest, src, 0)
   keep = jnp.arange(cap, dtype=jnp.int32) < count
-  kept_pix = indexing.take(pix.reshape(-1), idx)
-  arg = strongest_pairs(kept_pix, keep, indexing.take(w.reshape(-1), idx),
-                        settings)
-  pairs = ((idx // p).astype(jnp.int32), kept_pix, keep, arg,
-           indexing.take(edge.reshape(-1), idx))
-  return pairs, jnp.maximum(count - cap, 0).astype(jnp.int32)
+  kept = ((idx // p).astype(jnp.int32), indexing.take(pix.reshape(-1), idx),
+          keep, indexing.take(w.reshape(-1), idx),
+          indexing.take(edge.reshape(-1), idx))
+  return kept, jnp.maximum(count - cap, 0).astype(jnp.int32)
 
 
 def edge_endpoints(faces, tri, edge):
