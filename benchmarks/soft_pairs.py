@@ -20,7 +20,6 @@ import numpy as np
 from benchmarks import render as render_bench
 from gan3d import render
 from gan3d.render import camera
-from gan3d.render import rasterize
 from gan3d.render import soft as soft_lib
 
 
@@ -35,13 +34,11 @@ def main(argv):
                                      window=4, **extra)
     for vp in camera.sample_viewpoints(jax.random.PRNGKey(0), 4):
       v = camera.to_camera(jnp.asarray(verts), vp)
-      wp = rasterize.window_pairs(
+      dp = soft_lib.discrete_passes(
           v, jnp.asarray(faces), settings, jnp.all(jnp.isfinite(v), -1))
-      tri_xy, tri_z, pix, ok = wp.tri_xy, wp.tri_z, wp.pix, wp.ok
-      zbuf, _ = rasterize.zbuffer(wp.crisp_pix, tri_xy, tri_z, wp.crisp_ok,
-                                  settings)
-      vis, _, _ = soft_lib.visibility(pix, ok, zbuf, tri_xy, tri_z, settings)
-      per_pixel = np.bincount(np.asarray(pix)[np.asarray(vis)], minlength=size * size)
+      vis = dp.vis
+      per_pixel = np.bincount(np.asarray(dp.window.pix)[np.asarray(vis)],
+                              minlength=size * size)
       print(f'case {name}, slope {settings.slope}: window pairs {vis.size}, visible {int(vis.sum())} '
             f'({float(vis.sum()) / vis.size:.1%}), per pixel max {per_pixel.max()}, '
             f'mean where any {per_pixel[per_pixel > 0].mean():.2f}, '

@@ -77,6 +77,9 @@
 #                      pixel; e.g. slope0.1) and render.soft_pairs_per_pixel
 #                      P (the soft layer's pair capacity; the training log's
 #                      soft_overflow counts the pairs it drops);
+#   r1G, glrX, dlrX, bsB   the GAN's own knobs: train.r1_gamma G (default
+#                      0.05), train.g_lr / train.d_lr X (0.0025) and
+#                      train.batch_size B (16);
 #   lit, unlit         the generator's light prior (config.light.model
 #                      camera / none; every name starts unlit, as the paper).
 # Join names with '+' to combine them: sym16+crisp is the crisp ablation of
@@ -156,6 +159,10 @@ run_one() {
       spp*) args+=(--config.render.soft_pairs_per_pixel=${part#spp}) ;;
       leak*) args+=(--config.light.leak=${part#leak}) ;;
       lean*) args+=(--config.train.lean_weight=${part#lean}) ;;
+      r1*) args+=(--config.train.r1_gamma=${part#r1}) ;;
+      glr*) args+=(--config.train.g_lr=${part#glr}) ;;
+      dlr*) args+=(--config.train.d_lr=${part#dlr}) ;;
+      bs*) args+=(--config.train.batch_size=${part#bs}) ;;
       nc*) nc=${part#nc} ;;
       texoff*) args+=(--config.model.texture_offset=${part#texoff}) ;;
       smooth) # faces without fine relief: the head's dome, jaw and skirt only

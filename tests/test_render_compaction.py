@@ -13,7 +13,6 @@ import pytest
 
 from gan3d import render
 from gan3d.render import camera
-from gan3d.render import rasterize
 from gan3d.render import soft as soft_lib
 from gan3d.render import topology
 
@@ -45,13 +44,8 @@ def _visible_pairs(verts, faces, settings, viewpoint):
   @jax.jit
   def visible(verts, viewpoint):
     v = camera.to_camera(verts, viewpoint)
-    wp = rasterize.window_pairs(
-        v, faces, settings, jnp.all(jnp.isfinite(v), -1))
-    tri_xy, tri_z, pix, ok = wp.tri_xy, wp.tri_z, wp.pix, wp.ok
-    zbuf, _ = rasterize.zbuffer(wp.crisp_pix, tri_xy, tri_z, wp.crisp_ok,
-                                settings)
-    vis, _, _ = soft_lib.visibility(pix, ok, zbuf, tri_xy, tri_z, settings)
-    return vis
+    return soft_lib.discrete_passes(
+        v, faces, settings, jnp.all(jnp.isfinite(v), -1)).vis
   vis = visible(verts, viewpoint)
   return int(vis.sum()), vis.size
 

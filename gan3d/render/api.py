@@ -232,15 +232,11 @@ def render_mesh(vertices, faces, *, settings: RenderSettings,
   v = jnp.where(finite_vertex[:, None], v, 0.0)
 
   # Discrete choices: no gradient flows through any of these.
-  wp = rasterize.window_pairs(v, faces, settings, finite_vertex)
-  tri_xy, tri_z, valid = wp.tri_xy, wp.tri_z, wp.valid
-  zbuf, tri_id = rasterize.zbuffer(wp.crisp_pix, tri_xy, tri_z, wp.crisp_ok,
-                                   settings)
+  dp = soft_lib.discrete_passes(v, faces, settings, finite_vertex)
+  wp, valid, tri_id = dp.window, dp.window.valid, dp.tri_id
   if settings.soft:
-    vis, w, edge = soft_lib.visibility(wp.pix, wp.ok, zbuf, tri_xy, tri_z,
-                                       settings)
     (tri, spix, svis, sarg, sedge), soft_overflow = soft_lib.compact_pairs(
-        wp.pix, vis, w, edge, settings)
+        wp.pix, dp.vis, dp.w, dp.edge, settings)
     soft_sets = soft_lib.edge_endpoints(faces, tri, sedge) + (spix, svis, sarg)
   else:
     soft_sets, soft_overflow = None, jnp.zeros((), jnp.int32)

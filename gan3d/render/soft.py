@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -83,6 +84,42 @@ def pair_geometry(pix, tri_xy, tri_z, settings: RenderSettings):
   d, bary, edge = closest_point(px, py, tri_xy)
   weights, z = rasterize.perspective_correct(bary, tri_z, settings)
   return d, weights, z, edge
+
+
+class DiscretePasses(NamedTuple):
+  """Every discrete choice of `render_mesh` (see `discrete_passes`).
+
+  window: `rasterize.WindowPairs` (triangle set-up and both pixel windows).
+  zbuf [H*W], tri_id [H*W] int32: the z-buffer (`rasterize.zbuffer`).
+  vis [F, K*K] bool, w [F, K*K], edge [F, K*K] int32: the soft layer's
+    window pairs (`visibility`); None when ``settings.soft`` is False.
+  """
+  window: rasterize.WindowPairs
+  zbuf: jax.Array
+  tri_id: jax.Array
+  vis: Optional[jax.Array]
+  w: Optional[jax.Array]
+  edge: Optional[jax.Array]
+
+
+def discrete_passes(v_cam, faces, settings: RenderSettings,
+                    finite_vertex) -> DiscretePasses:
+  """The discrete passes of `render_mesh`, in order: the window pairs
+  (`rasterize.window_pairs`), the z-buffer over the crisp window and, with
+  ``settings.soft``, the soft layer's visibility over the extended window.
+
+  Args: v_cam [V, 3] camera-space vertices with non-finite ones replaced,
+    faces [F, 3] int32, finite_vertex [V] bool (as `rasterize.window_pairs`).
+  No gradient flows through any output.
+  """
+  wp = rasterize.window_pairs(v_cam, faces, settings, finite_vertex)
+  zbuf, tri_id = rasterize.zbuffer(wp.crisp_pix, wp.tri_xy, wp.tri_z,
+                                   wp.crisp_ok, settings)
+  vis = w = edge = None
+  if settings.soft:
+    vis, w, edge = visibility(wp.pix, wp.ok, zbuf, wp.tri_xy, wp.tri_z,
+                              settings)
+  return DiscretePasses(wp, zbuf, tri_id, vis, w, edge)
 
 
 def visibility(pix, ok, zbuf, tri_xy, tri_z, settings: RenderSettings):
