@@ -63,6 +63,9 @@
 #   ncW                train.smooth_weight W: the smoothness prior on G's
 #                      meshes (gan3d.losses.normal_consistency; e.g. nc100;
 #                      without ncW a run has W = 0, the paper);
+#   creaseW            train.crease_weight W: the crease prior on G's meshes
+#                      (gan3d.losses.crease_penalty: changes of bending
+#                      between neighbouring cells; e.g. crease20);
 #   leakL              light.leak L: the lit generator's shading keeps a slope
 #                      L where it faces away from the light (e.g. leak0.2);
 #   boundalb           light.bounded_albedo True: the lit generator's albedo
@@ -79,7 +82,12 @@
 #                      soft_overflow counts the pairs it drops);
 #   r1G, glrX, dlrX, bsB   the GAN's own knobs: train.r1_gamma G (default
 #                      0.05), train.g_lr / train.d_lr X (0.0025) and
-#                      train.batch_size B (16);
+#                      train.batch_size B (16); dcbC, dcmC: the
+#                      discriminator's model.d_channel_base C (1024) and
+#                      model.d_channel_max C (64);
+#   progK              progressive growing from 16 x 16 (model.progressive,
+#                      the paper's schedule): K thousand images at 16 x 16,
+#                      then a K-kimg fade-in to 32 x 32;
 #   lit, unlit         the generator's light prior (config.light.model
 #                      camera / none; every name starts unlit, as the paper).
 # Join names with '+' to combine them: sym16+crisp is the crisp ablation of
@@ -163,6 +171,12 @@ run_one() {
       glr*) args+=(--config.train.g_lr=${part#glr}) ;;
       dlr*) args+=(--config.train.d_lr=${part#dlr}) ;;
       bs*) args+=(--config.train.batch_size=${part#bs}) ;;
+      prog*) args+=(--config.model.progressive=True --config.model.progressive_start_res=16
+                    --config.train.progressive_fade_kimg=${part#prog}
+                    --config.train.progressive_stable_kimg=${part#prog}) ;;
+      dcb*) args+=(--config.model.d_channel_base=${part#dcb}) ;;
+      dcm*) args+=(--config.model.d_channel_max=${part#dcm}) ;;
+      crease*) args+=(--config.train.crease_weight=${part#crease}) ;;
       nc*) nc=${part#nc} ;;
       texoff*) args+=(--config.model.texture_offset=${part#texoff}) ;;
       smooth) # faces without fine relief: the head's dome, jaw and skirt only

@@ -113,6 +113,11 @@ def train_config() -> ml_collections.ConfigDict:
   # normal_consistency, the batch mean; 0 = off, the paper): penalises the
   # creases that draw texture edges with the shape.
   t.smooth_weight = 0.0
+  # Weight of the crease prior on G's meshes (gan3d.losses.crease_penalty,
+  # the batch mean; 0 = off, the paper): penalises changes of bending
+  # between neighbouring grid cells, so folds but not a smooth dome's
+  # curvature.
+  t.crease_weight = 0.0
   # R1 on reals, lazy: every r1_interval steps, weighted by the interval.
   t.r1_gamma = 1.0
   t.r1_interval = 16              # 0 = R1 off

@@ -182,6 +182,8 @@ def validate(config: ml_collections.ConfigDict,
     _float(config, t + 'lean_weight', 0.0)
   if 'smooth_weight' in config.train:
     _float(config, t + 'smooth_weight', 0.0)
+  if 'crease_weight' in config.train:
+    _float(config, t + 'crease_weight', 0.0)
   _int(config, t + 'pl_interval', minimum=1)
   _float(config, t + 'pl_decay', 0.0, 1.0)
   shrink = _int(config, t + 'pl_batch_shrink', minimum=1)

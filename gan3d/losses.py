@@ -15,15 +15,20 @@
 * ``normal_consistency``: how much the surface bends between neighbouring
   triangles, a smoothness prior against folds (not in the paper;
   ``train.smooth_weight``).
+* ``crease_penalty``: how much that bending changes from one grid cell to
+  the next, a prior against folds that leaves smooth curvature free (not in
+  the paper; ``train.crease_weight``).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Optional
 
 import chex
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from gan3d.render import safe_math
 
@@ -139,6 +144,56 @@ def normal_consistency(vertices: jax.Array, faces: jax.Array,
   n = safe_math.safe_normalize(jnp.cross(v1 - v0, v2 - v0))     # [B, F, 3]
   cos = jnp.sum(n[:, pairs[:, 0]] * n[:, pairs[:, 1]], -1)       # [B, E]
   return jnp.mean(1.0 - cos, -1)
+
+
+@functools.lru_cache(maxsize=None)
+def _crease_triples(n: int):
+  """Quad-index triples (a, b, c) [T, 3] of three consecutive cells of the
+  N x N grid along a row or a column, all three inside the central disc of
+  `topology.grid_faces` (every corner within (N - 1) / 2 of the centre)."""
+  centre = (n - 1) / 2.0
+  i = np.arange(n)
+  r2 = (i[:, None] - centre) ** 2 + (i[None, :] - centre) ** 2
+  inside_v = r2 <= centre ** 2 + 1e-6
+  inside = (inside_v[:-1, :-1] & inside_v[1:, :-1] & inside_v[:-1, 1:]
+            & inside_v[1:, 1:])                                 # [N-1, N-1]
+  q = np.arange((n - 1) ** 2).reshape(n - 1, n - 1)
+  along_rows = np.stack([q[:, :-2], q[:, 1:-1], q[:, 2:]], -1)[
+      inside[:, :-2] & inside[:, 1:-1] & inside[:, 2:]]
+  along_cols = np.stack([q[:-2], q[1:-1], q[2:]], -1)[
+      inside[:-2] & inside[1:-1] & inside[2:]]
+  out = np.concatenate([along_rows, along_cols], 0).astype(np.int32)
+  out.setflags(write=False)
+  return out
+
+
+def crease_penalty(shape_image: jax.Array) -> jax.Array:
+  """Mean over triples of consecutive grid cells (a, b, c) along rows and
+  columns of ``|n_a - 2 n_b + n_c|^2`` (unit cell normals from the cell's
+  diagonals), per mesh: the change of bending, not the bending. About
+  ``(h / R)^4`` per triple for a sphere of radius R at grid spacing h (the
+  bend prior, `normal_consistency`, charges ``(h / R)^2 / 2`` per triangle
+  pair), 0 for a plane; a crease of angle phi along a grid line adds about
+  ``2 phi^2`` per cell of its length (two triples straddle it). So it
+  penalises creases without pulling a smooth dome flatter (not in the
+  paper; ``train.crease_weight``; as a mean over about 2/3 as many triples
+  as `normal_consistency` has pairs, weight W charges a crease about as
+  much as weight 6 W of the bend prior).
+
+  ``shape_image [B, N, N, 3]`` (cells inside the central disc of
+  `topology.grid_faces` only) -> ``[B]``. Degenerate cells have normal 0
+  (`safe_math.safe_normalize`: finite value and gradient).
+  """
+  chex.assert_rank(shape_image, 4)
+  b, n = shape_image.shape[:2]
+  chex.assert_shape(shape_image, (b, n, n, 3))
+  s = shape_image
+  d1 = s[:, 1:, 1:] - s[:, :-1, :-1]         # (i, j) -> (i + 1, j + 1)
+  d2 = s[:, :-1, 1:] - s[:, 1:, :-1]         # (i + 1, j) -> (i, j + 1)
+  cell_n = safe_math.safe_normalize(jnp.cross(d1, d2)).reshape(b, -1, 3)
+  t = jnp.asarray(_crease_triples(int(n)))
+  second = cell_n[:, t[:, 0]] - 2.0 * cell_n[:, t[:, 1]] + cell_n[:, t[:, 2]]
+  return jnp.mean(jnp.sum(jnp.square(second), -1), -1)
 
 
 def ema_beta(batch_size: int, cur_nimg, ema_kimg: float,

@@ -12,7 +12,8 @@
    pl_interval``; with ``lean_weight > 0`` the lean penalty
    (`losses.lean_penalty`, the square of the logged ``lean``) too, and with
    ``smooth_weight > 0`` the smoothness prior (`losses.normal_consistency`,
-   the logged ``bend``).
+   the logged ``bend``), with ``crease_weight > 0`` the crease prior
+   (`losses.crease_penalty`, the logged ``crease``).
 3. EMA of the generator by images seen (half-life ``ema_kimg``), running
    ``w_avg`` of the mapping outputs, ``step += 1``.
 
@@ -233,6 +234,8 @@ def train_step(state: state_lib.TrainState, batch: dict,
   lean_weight = float(t.get('lean_weight', 0.0))
   # train.smooth_weight: the smoothness prior (`losses.normal_consistency`).
   smooth_weight = float(t.get('smooth_weight', 0.0))
+  # train.crease_weight: the crease prior (`losses.crease_penalty`).
+  crease_weight = float(t.get('crease_weight', 0.0))
 
   def g_adv(g_params):
     fake, scene = models.generate(g_params, z_o, z_b, v, keys['g_generate'],
@@ -246,6 +249,7 @@ def train_step(state: state_lib.TrainState, batch: dict,
     health['bend'] = jnp.mean(losses.normal_consistency(
         scene['vertices'], scene['faces'],
         jnp.asarray(topology.face_adjacency(n), jnp.int32)))
+    health['crease'] = jnp.mean(losses.crease_penalty(scene['shape_image']))
     return loss, (scene['w'], health)
 
   pl_b = max(b // int(t.pl_batch_shrink), 1)
@@ -277,6 +281,8 @@ def train_step(state: state_lib.TrainState, batch: dict,
       total = total + lean_weight * jnp.square(health['lean'])
     if smooth_weight > 0:
       total = total + smooth_weight * health['bend']
+    if crease_weight > 0:
+      total = total + crease_weight * health['crease']
     return total, dict(g_loss=adv, pl=pl, pl_mean=pl_mean, w=w, **health)
 
   def g_grads(with_pl):
@@ -305,7 +311,7 @@ def train_step(state: state_lib.TrainState, batch: dict,
       real_logits=d_aux['real_logits'], fake_logits=d_aux['fake_logits'],
       d_grad_norm=d_norm, g_grad_norm=g_norm, ema_beta=beta, fade_alpha=alpha,
       render_overflow=g_aux['overflow'], soft_overflow=g_aux['soft_overflow'],
-      lean=g_aux['lean'], bend=g_aux['bend'])
+      lean=g_aux['lean'], bend=g_aux['bend'], crease=g_aux['crease'])
   metrics = {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()}
   metrics['finite'] = jnp.all(jnp.isfinite(jnp.stack(list(metrics.values())))
                               ).astype(jnp.float32)

@@ -212,3 +212,77 @@ def test_normal_consistency_gradient_unfolds_and_is_finite_at_degenerate_faces()
   v = v.at[0, :25].set(0.0)                   # collapsed: zero-area faces
   val, g = jax.value_and_grad(loss)(v)
   assert np.isfinite(float(val)) and bool(jnp.all(jnp.isfinite(g)))
+
+
+def _crease_reference(s):
+  """crease_penalty straight from its definition, loops over cells."""
+  n = s.shape[0]
+  c = (n - 1) / 2.0
+  inside_v = lambda i, j: (i - c) ** 2 + (j - c) ** 2 <= c ** 2 + 1e-6
+  def cell_inside(i, j):
+    return all(inside_v(a, b) for a in (i, i + 1) for b in (j, j + 1))
+  def normal(i, j):
+    m = np.cross(s[i + 1, j + 1] - s[i, j], s[i, j + 1] - s[i + 1, j])
+    return m / np.linalg.norm(m)
+  terms = []
+  for i in range(n - 1):
+    for j in range(n - 1):
+      for di, dj in ((0, 1), (1, 0)):
+        cells = [(i + k * di, j + k * dj) for k in range(3)]
+        if all(a < n - 1 and b < n - 1 and cell_inside(a, b) for a, b in cells):
+          na, nb, nc = (normal(a, b) for a, b in cells)
+          terms.append(np.sum((na - 2 * nb + nc) ** 2))
+  return np.mean(terms)
+
+
+@pytest.mark.parametrize('n', [8, 13])
+def test_crease_penalty_matches_reference_and_spares_smooth_domes(n):
+  """Equals the loop reference; 0 for a plane; a sphere costs about
+  (h / R)^4, far less than the bend prior's (h / R)^2 / 2, so a dome is not
+  pulled flat; a fold costs far more than the dome; invariant to rotation,
+  translation and scale."""
+  from gan3d.render import topology  # pylint: disable=g-import-not-at-top
+  s = topology.grid_disc(n, 0.8).astype(np.float64)
+  x, y = s[..., 0], s[..., 1]
+  f, p = jnp.asarray(topology.grid_faces(n)), jnp.asarray(topology.face_adjacency(n))
+  def img(z):
+    return np.stack([x, y, z], -1)
+  def cp(z):
+    return float(losses.crease_penalty(jnp.asarray(img(z)[None]))[0])
+  with jax.enable_x64(True):
+    r = 2.0
+    sphere = np.sqrt(r ** 2 - x ** 2 - y ** 2)
+    fold = sphere + 0.2 * (y > 0.05)
+    for z in (sphere, fold, 0.3 * np.sin(3 * x) * np.cos(2 * y)):
+      assert cp(z) == pytest.approx(_crease_reference(img(z)), rel=1e-9)
+    assert cp(0.0 * x) == pytest.approx(0.0, abs=1e-20)
+    h = 1.6 / (n - 1)
+    assert cp(sphere) < 3 * (h / r) ** 4
+    bend = float(losses.normal_consistency(
+        jnp.asarray(img(sphere).reshape(1, -1, 3)), f, p)[0])
+    assert cp(sphere) < 0.2 * bend
+    assert cp(fold) > 50 * cp(sphere)
+    c, s_ = np.cos(0.7), np.sin(0.7)
+    rot = np.array([[1, 0, 0], [0, c, -s_], [0, s_, c]])
+    moved = 3.0 * img(sphere) @ rot.T + np.array([0.5, -1.0, 2.0])
+    assert float(losses.crease_penalty(jnp.asarray(moved[None]))[0]) == pytest.approx(
+        cp(sphere), rel=1e-9)
+
+
+def test_crease_penalty_gradient_matches_finite_differences_and_is_finite():
+  from gan3d.render import topology  # pylint: disable=g-import-not-at-top
+  n = 7
+  rng = np.random.default_rng(0)
+  s = topology.grid_disc(n, 0.8).astype(np.float64)
+  s[..., 2] = 0.3 * (s[..., 1] > 0) + 0.05 * rng.normal(size=(n, n))
+  with jax.enable_x64(True):
+    fn = lambda v: jnp.sum(losses.crease_penalty(v))
+    jax.test_util.check_grads(fn, (jnp.asarray(s[None]),), order=1,
+                              modes=('rev',), atol=1e-6, rtol=1e-5)
+  v = jnp.asarray(s[None], jnp.float32).at[0, :3].set(0.0)   # degenerate cells
+  val, g = jax.value_and_grad(fn)(v)
+  assert np.isfinite(float(val)) and bool(jnp.all(jnp.isfinite(g)))
+  # A descent step lowers it.
+  v = jnp.asarray(s[None], jnp.float32)
+  val, g = jax.value_and_grad(fn)(v)
+  assert float(fn(v - 0.01 * g / jnp.max(jnp.abs(g)))) < float(val)

@@ -244,7 +244,8 @@ def _two_steps_with_weight(knob, weight, metric):
   shows the first update's effect. The other priors on G are off, whatever
   the config's defaults, so that the knob's effect is measured alone."""
   mesh = distributed.make_mesh()
-  c = _config(**{'lean_weight': 0.0, 'smooth_weight': 0.0, knob: weight,
+  c = _config(**{'lean_weight': 0.0, 'smooth_weight': 0.0, 'crease_weight': 0.0,
+                 knob: weight,
                  'r1_interval': 0})
   step_fn = train.compiled_step(c, mesh, train_step_lib.stage_at(c, 0))
   state = distributed.replicate(_init_state(c), mesh)
@@ -275,6 +276,20 @@ def test_smooth_weight_unbends_the_generated_surfaces():
   assert bends[0.0][:2] == pytest.approx(bends[1e3][:2], rel=1e-5)
   assert bends[0.0][0] > 0
   assert bends[1e3][2] < bends[0.0][2]
+
+
+def test_crease_weight_smooths_the_folds_of_the_generated_surfaces():
+  """train.crease_weight > 0 adds the crease prior to G's loss: the logged
+  ``crease`` and adversarial loss of the first step are unchanged and G's
+  gradient grows by the prior's (the fake config's untrained shapes are
+  noise, crease ~7, too rough for one Adam step to smooth; that a descent
+  step lowers the penalty is tests/test_losses.py's)."""
+  creases = {w: _two_steps_with_weight('crease_weight', w, 'crease') for w in (0.0, 1e3)}
+  assert creases[0.0][:2] == pytest.approx(creases[1e3][:2], rel=1e-5)
+  assert creases[0.0][0] > 0
+  norms = {w: _two_steps_with_weight('crease_weight', w, 'g_grad_norm')[0]
+           for w in (0.0, 1e3)}
+  assert norms[1e3] > 10 * norms[0.0]
 
 
 def test_render_health_warns_once_per_key_and_names_the_setting():
