@@ -7,9 +7,9 @@ viewpoint and light per example: `gan3d.data.synthetic.render_example`), once
 per ``--relief`` scale of their object z (1 = the data, -1 = the same face
 inside out, 0 = flat, 0.5 = half the relief), then once per ``--shear``
 t with the true relief (z += t y: t > 0 turns the face down, as the lit
-generator's shapes do; README "The lit generator turns its surface away
-from the light"), quantises them to 8 bits like
-the stored photos, and feeds each set, in batches of one kind as in training,
+generator's shapes do; docs/synthetic_study.md "The lit generator turns
+its surface away from the light"), quantises them to 8 bits like the stored
+photos, and feeds each set, in batches of one kind as in training,
 to the discriminator of a checkpoint. It prints per scale the mean logit,
 its spread over the faces, and the fraction of faces whose logit is at
 least that of the same face with its true relief (``ge_data``), and the

@@ -99,7 +99,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   t.checkpoint_every_steps = 200
   # Not the paper: the smoothness prior (losses.normal_consistency). With
   # weight 100, depth and normal errors at step 600 were lower than without
-  # it in each of three seeds (README "A smoothness prior").
+  # it in each of three seeds (docs/synthetic_study.md "A smoothness prior").
   t.smooth_weight = 100.0
 
   if tiny:

@@ -120,8 +120,9 @@ def mesh_lean(vertices: jax.Array, faces: jax.Array) -> jax.Array:
 def lean_penalty(vertices: jax.Array, faces: jax.Array) -> jax.Array:
   """``mean_b(mesh_lean)^2``: zero when the batch's surfaces face the front
   on average (not each one), ``[]``. The generator loss adds it times
-  ``train.lean_weight`` (README "The lit generator turns its surface away
-  from the light": with shading, the shapes lean away from the light)."""
+  ``train.lean_weight`` (docs/synthetic_study.md "The lit generator turns
+  its surface away from the light": with shading, the shapes lean away
+  from the light)."""
   return jnp.square(jnp.mean(mesh_lean(vertices, faces)))
 
 

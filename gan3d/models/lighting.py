@@ -27,12 +27,13 @@ Why it could matter for shape: without lighting, the relief inside the
 outline is constrained only through texture features that move as the head
 turns; with it, every pixel's brightness depends on the surface normal
 there, so the image gradient reaches the shape everywhere. Measured on the
-synthetic faces (README "A light prior makes the shapes worse", 600 steps,
-two seeds): the shapes got deeper and leaned down, with worse depth and
-normal errors than without it, so it is off by default. With the light
-tilted up or down the shapes lean away from it, even from the data's own
-mean face (README "The lit generator turns its surface away from the
-light", 2026-11-28).
+synthetic faces (docs/synthetic_study.md "A light prior makes the shapes
+worse", 600 steps, two seeds): the shapes got deeper and leaned down, with
+worse depth and normal errors than without it, so it is off by default
+(with the smoothness prior too, "The GAN's own knobs", 2026-11-29). With
+the light tilted up or down the shapes lean away from it, even from the
+data's own mean face (docs/synthetic_study.md "The lit generator turns its
+surface away from the light", 2026-11-28).
 
 Shading is applied in texture space: every texel of the 2N x 2N texture
 gets the normal of the mesh at its UV position (the vertex normals of the
