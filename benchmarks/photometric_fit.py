@@ -79,7 +79,9 @@ def main(argv):
   views, lights, ambients = jax.vmap(lambda ui: synthetic.view_and_light(spec, ui))(u)
   scene = synthetic.face_scene(face_key, spec)
   background = scene[4] * 2.0 - 1.0
-  settings = render.RenderSettings(height=n, width=n, **config.render.to_dict())
+  kwargs = config.render.to_dict()
+  kwargs.pop('supersample', None)     # this fit renders at n x n only
+  settings = render.RenderSettings(height=n, width=n, **kwargs)
   faces = jnp.asarray(topology.grid_faces(n), jnp.int32)
   uv = jnp.asarray(topology.grid_uv(n), jnp.float32)
   base = base_shape_image(config, n)

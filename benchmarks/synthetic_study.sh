@@ -76,6 +76,10 @@
 #   resR               config.resolution R (renders and data at R x R,
 #                      generator at 2R; build the data set once before two
 #                      runs share it);
+#   ssS                render.supersample S: G's images rendered at S times
+#                      the resolution and averaged down, as the photos are
+#                      (window and soft width in pixels of that render:
+#                      combine with winK, e.g. ss2+win6);
 #   slopeL, sppP       render.slope L (lambda_slope of eq 9, depth per
 #                      pixel; e.g. slope0.1) and render.soft_pairs_per_pixel
 #                      P (the soft layer's pair capacity; the training log's
@@ -162,6 +166,7 @@ run_one() {
         args+=(--config.data.synthetic.light_spread_deg=${part#spread} --config.light.spread_deg=${part#spread}) ;;
       boundalb) args+=(--config.light.bounded_albedo=True) ;;
       win*) args+=(--config.render.window=${part#win}) ;;
+      ss*) args+=(--config.render.supersample=${part#ss}) ;;
       slope*) args+=(--config.render.slope=${part#slope}) ;;
       res*) args+=(--config.resolution=${part#res}) ;;
       spp*) args+=(--config.render.soft_pairs_per_pixel=${part#spp}) ;;

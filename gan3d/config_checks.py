@@ -126,6 +126,8 @@ def validate(config: ml_collections.ConfigDict,
   _float(config, 'render.soft_width', 0.0, strict_min=True)
   _float(config, 'render.slope', 0.0)
   _int(config, 'render.window', minimum=1)
+  if 'supersample' in config.render:
+    _int(config, 'render.supersample', minimum=1)
   _float(config, 'render.soft_pairs_per_pixel', 0.0)
   _float(config, 'render.camera_distance', 1.0, strict_min=True)
   _range(config, 'viewpoint.yaw_range_deg', -180.0, 180.0)

@@ -191,8 +191,10 @@ def train_step(state: state_lib.TrainState, batch: dict,
   nimg = state.step.astype(jnp.float32) * b
   alpha = fade_alpha(stage, nimg)
   real = constrain(reals_at_stage(images, stage, alpha))
+  # The step needs only the images: no separate geometry render when
+  # config.render.supersample > 1 (`models.render_scene`).
   gen_kw = dict(mixing=True, stage_res=stage.res if stage.res != n else None,
-                fade_alpha=alpha)
+                fade_alpha=alpha, geometry_maps=False)
 
   def disc(d_params, x):
     return models.discriminate(d_params, x, config,

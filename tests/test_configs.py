@@ -106,6 +106,7 @@ def _set(c, key, value):
     ('train.lean_weight', -1.0, 1, r'config\.train\.lean_weight=-1\.0'),
     ('train.smooth_weight', -2.0, 1, r'config\.train\.smooth_weight=-2\.0'),
     ('train.crease_weight', -3.0, 1, r'config\.train\.crease_weight=-3\.0'),
+    ('render.supersample', 0, 1, r'config\.render\.supersample=0'),
 ])
 def test_bad_values_name_the_key(key, value, devices, match):
   c = synthetic.get_config('tiny')

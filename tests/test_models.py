@@ -487,3 +487,48 @@ def test_texture_offset_shifts_only_the_texture():
   np.testing.assert_allclose(shifted['texture'], base['texture'] - 0.25, atol=1e-6)
   for k in ('shape_image', 'vertices', 'background'):
     np.testing.assert_array_equal(shifted[k], base[k])
+
+
+@pytest.mark.parametrize('ss', [2, 3])
+def test_supersampled_render_is_the_block_mean_of_a_finer_render(ss):
+  """render.supersample S: images and alpha are the S x S block means of a
+  render at n S (the reference: render_mesh called directly, the background
+  repeated); mask, depth and normals are those of the n x n render, and are
+  left out without geometry_maps; S = 1 gives what it always gave."""
+  from gan3d import render  # pylint: disable=g-import-not-at-top
+  from gan3d.models import generator  # pylint: disable=g-import-not-at-top
+  n, levels = 8, 4
+  raw = {'object': 0.3 * _randn(1, (2, 2 * n, 2 * n, 3 * levels + 3)),
+         'background': _randn(2, (2, 2 * n, 2 * n, 3))}
+  c1 = _cfg(n)
+  c1.render.window = 6
+  cs = _cfg(n)
+  cs.render.window = 6 * ss
+  cs.render.supersample = ss
+  scene = generator.build_scene(raw, jax.random.key(0), c1)
+  vp = jnp.asarray([[0.3, -0.1], [-0.5, 0.2]], jnp.float32)
+  img1, sc1 = generator.render_scene(scene, vp, c1)
+  imgs, scs = generator.render_scene(scene, vp, cs)
+  assert imgs.shape == img1.shape == (2, n, n, 3)
+  kw = c1.render.to_dict()
+  kw.pop('supersample')
+  kw.update(window=6 * ss)
+  fine = render.RenderSettings(height=n * ss, width=n * ss, **kw)
+  for i in range(2):
+    bg = jnp.repeat(jnp.repeat(scene['background'][i], ss, 0), ss, 1)
+    out = render.render_mesh(scene['vertices'][i], scene['faces'], settings=fine,
+                             uv=scene['uv'], texture=scene['texture'][i],
+                             background=bg, viewpoint=vp[i])
+    want = out.image.reshape(n, ss, n, ss, 3).mean(axis=(1, 3))
+    np.testing.assert_allclose(imgs[i], want, atol=1e-6)
+    np.testing.assert_allclose(scs['alpha'][i], out.alpha.reshape(n, ss, n, ss).mean(
+        axis=(1, 3)), atol=1e-6)
+  assert int(jnp.max(sc1['overflow'])) == 0 and int(jnp.max(scs['overflow'])) == 0
+  for k in ('mask', 'depth', 'normals'):
+    np.testing.assert_array_equal(scs[k], sc1[k])
+  # The finer render differs from the coarse one (edges are averaged).
+  assert float(jnp.max(jnp.abs(imgs - img1))) > 1e-3
+  _, no_maps = generator.render_scene(scene, vp, cs, geometry_maps=False)
+  assert not {'mask', 'depth', 'normals'} & set(no_maps)
+  _, maps1 = generator.render_scene(scene, vp, c1, geometry_maps=False)
+  assert {'mask', 'depth', 'normals'} <= set(maps1)

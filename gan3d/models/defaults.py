@@ -131,4 +131,9 @@ def render_config() -> ml_collections.ConfigDict:
   # dense mesh at B = 1 and slope 0 needs about 7; 0 = all window pairs
   # (slower).
   c.soft_pairs_per_pixel = 12.0
+  # Not the paper: render the generator's images at supersample x the
+  # resolution and average S x S blocks, as the synthetic photos are made
+  # (gan3d.models.generator.render_scene; window and soft_width are then in
+  # pixels of the finer render). 1 = off.
+  c.supersample = 1
   return c

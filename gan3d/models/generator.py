@@ -13,6 +13,8 @@ params>}``, each ``{'mapping': ..., 'synthesis': ...}``.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from typing import Any, Optional
 
 import chex
@@ -311,7 +313,8 @@ def build_scene(raw: dict, rng: jax.Array, config: Any) -> dict:
 
 
 def render_scene(scene: dict, viewpoint: jax.Array, config: Any,
-                 light: Optional[jax.Array] = None) -> tuple[jax.Array, dict]:
+                 light: Optional[jax.Array] = None, *,
+                 geometry_maps: bool = True) -> tuple[jax.Array, dict]:
   """Render every scene of the batch: ``viewpoint [B, 2]`` -> images ``[B, n, n, 3]``.
 
   ``light [B, 4]`` (`lighting.sample_lights`) shades the texture (Lambert,
@@ -319,31 +322,62 @@ def render_scene(scene: dict, viewpoint: jax.Array, config: Any,
   generator). Adds alpha, mask, depth ``[B, n, n]``, normals ``[B, n, n, 3]``
   and the renderer's window overflow count ``[B]`` and its dropped
   soft-layer pairs ``soft_overflow [B]`` to the scene.
+
+  ``config.render.supersample`` S > 1 (not the paper; default 1): the image
+  and alpha are rendered at ``n S x n S`` (the other ``config.render``
+  settings, window and soft width included, in pixels of that render; the
+  background repeated S x S) and averaged over S x S blocks, as the
+  synthetic data set's photos are (``data.synthetic.supersample``). The
+  mask, depth and normals are those of a second render at ``n x n`` (the
+  pixel centres the ground truth uses), made only with ``geometry_maps``;
+  without it (the training step, which needs only the images) the scene
+  gets no mask, depth or normals when S > 1.
   """
   from gan3d import render  # pylint: disable=g-import-not-at-top
   b, n = scene['shape_image'].shape[:2]
   chex.assert_shape(viewpoint, (b, 2))
-  settings = render.RenderSettings(height=n, width=n, **_render_kwargs(config))
+  kwargs = _render_kwargs(config)
+  ss = int(kwargs.pop('supersample', 1))
+  settings = render.RenderSettings(height=n * ss, width=n * ss, **kwargs)
   texture = scene['texture']
   if light is not None:
     texture = lighting.shade_textures(texture, scene['vertices'], scene['faces'],
                                       viewpoint, light, settings.camera_distance,
                                       leak=float(config.light.get('leak', 0.0)),
                                       bounded_albedo=bool(config.light.get('bounded_albedo', False)))
+  background = scene['background']
+  if ss > 1:
+    background = jnp.repeat(jnp.repeat(background, ss, axis=1), ss, axis=2)
 
-  def one(vertices, texture, background, vp):
+  def one(settings, vertices, texture, background, vp):
     out = render.render_mesh(vertices, scene['faces'], settings=settings,
                              uv=scene['uv'], texture=texture, background=background,
                              viewpoint=vp)
     return (out.image, out.alpha, out.mask, out.depth, out.normals, out.overflow,
             out.soft_overflow)
 
-  images, alpha, mask, depth, normals, overflow, soft_overflow = jax.vmap(one)(
-      scene['vertices'], texture, scene['background'], viewpoint)
-  scene = dict(scene, alpha=alpha, mask=mask, depth=depth, normals=normals,
-               overflow=overflow, soft_overflow=soft_overflow)
+  images, alpha, mask, depth, normals, overflow, soft_overflow = jax.vmap(
+      functools.partial(one, settings))(scene['vertices'], texture, background,
+                                        viewpoint)
+  scene = dict(scene, overflow=overflow, soft_overflow=soft_overflow)
+  if ss > 1:
+    images = _block_mean(images, ss)
+    alpha = _block_mean(alpha[..., None], ss)[..., 0]
+    if geometry_maps:
+      low = dataclasses.replace(settings, height=n, width=n)
+      _, _, mask, depth, normals, _, _ = jax.vmap(functools.partial(one, low))(
+          scene['vertices'], texture, scene['background'], viewpoint)
+  if ss == 1 or geometry_maps:
+    scene.update(mask=mask, depth=depth, normals=normals)
+  scene['alpha'] = alpha
   chex.assert_shape(images, (b, n, n, 3))
   return images, scene
+
+
+def _block_mean(x: jax.Array, s: int) -> jax.Array:
+  """``[B, H s, W s, C]`` -> ``[B, H, W, C]``: the mean of each s x s block."""
+  b, h, w, c = x.shape
+  return jnp.mean(x.reshape(b, h // s, s, w // s, s, c), axis=(2, 4))
 
 
 def _render_kwargs(config: Any) -> dict:
@@ -357,8 +391,8 @@ def generate(params: dict, z_o: jax.Array, z_b: jax.Array, viewpoint: jax.Array,
              rng: jax.Array, config: Any, *, truncation_psi=1.0,
              w_avg: Optional[dict] = None, mixing: bool = False,
              stage_res: Optional[int] = None, fade_alpha=1.0,
-             noise: bool = True, light: Optional[jax.Array] = None
-             ) -> tuple[jax.Array, dict]:
+             noise: bool = True, light: Optional[jax.Array] = None,
+             geometry_maps: bool = True) -> tuple[jax.Array, dict]:
   """Latents and viewpoints -> rendered images and the scene (sections 6-7).
 
   Args:
@@ -373,6 +407,8 @@ def generate(params: dict, z_o: jax.Array, z_b: jax.Array, viewpoint: jax.Array,
       stage, static; fade-in of its newest block). Default: full resolution.
     noise: per-layer noise inputs on (training) or off (deterministic).
     light: ``[B, 4]`` lights (`lighting.sample_lights`) or None (albedo).
+    geometry_maps: with ``config.render.supersample`` > 1, also render the
+      mask, depth and normal maps (`render_scene`); always there otherwise.
 
   Returns:
     ``images [B, n, n, 3]`` and the scene dict of docs/interfaces.md, plus
@@ -386,7 +422,7 @@ def generate(params: dict, z_o: jax.Array, z_b: jax.Array, viewpoint: jax.Array,
                       w_avg=w_avg, mixing=mixing)
   images, scene = generate_from_ws(params, ws, viewpoint, k_noise, k_crop, config,
                                    stage_res=stage_res, fade_alpha=fade_alpha, noise=noise,
-                                   light=light)
+                                   light=light, geometry_maps=geometry_maps)
   scene['w'] = w
   return images, scene
 
@@ -394,7 +430,8 @@ def generate(params: dict, z_o: jax.Array, z_b: jax.Array, viewpoint: jax.Array,
 def generate_from_ws(params: dict, ws: dict, viewpoint: jax.Array, noise_rng: jax.Array,
                      crop_rng: jax.Array, config: Any, *, stage_res: Optional[int] = None,
                      fade_alpha=1.0, noise: bool = True,
-                     light: Optional[jax.Array] = None) -> tuple[jax.Array, dict]:
+                     light: Optional[jax.Array] = None,
+                     geometry_maps: bool = True) -> tuple[jax.Array, dict]:
   """The part of ``generate`` after the mapping network: styles -> images, scene.
 
   Exposed for the path-length regulariser (differentiate images w.r.t. ``ws``).
@@ -402,6 +439,7 @@ def generate_from_ws(params: dict, ws: dict, viewpoint: jax.Array, noise_rng: ja
   raw = synthesize(params, ws, noise_rng if noise else None, config,
                    stage_res=stage_res, fade_alpha=fade_alpha)
   scene = build_scene(raw, crop_rng, config)
-  images, scene = render_scene(scene, viewpoint, config, light)
+  images, scene = render_scene(scene, viewpoint, config, light,
+                               geometry_maps=geometry_maps)
   scene['ws'] = ws
   return images, scene
