@@ -156,6 +156,15 @@ def test_run_config_ignores_init_only_and_added_keys(tmp_path):
   with pytest.raises(ValueError, match='model.texture_offset'):
     checkpoint.check_run_config(other, workdir)
   other.model.texture_offset = 0.0
+  assert 'supersample' in record['render']
+  del record['render']['supersample']           # likewise (old value 1)
+  with open(os.path.join(workdir, 'config.json'), 'w') as fh:
+    json.dump(record, fh)
+  checkpoint.check_run_config(other, workdir)
+  other.render.supersample = 2
+  with pytest.raises(ValueError, match='render.supersample'):
+    checkpoint.check_run_config(other, workdir)
+  other.render.supersample = 1
   other.model.s_max = 2.0                       # a real model key still counts
   with pytest.raises(ValueError, match='model.s_max'):
     checkpoint.check_run_config(other, workdir)
