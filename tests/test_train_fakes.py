@@ -71,7 +71,9 @@ def map_latents(params, z_o, z_b, rng, config, *, truncation_psi=1.0,
 
 
 def generate_from_ws(params, ws, viewpoint, noise_rng, crop_rng, config, *,
-                     stage_res=None, fade_alpha=1.0, noise=True, light=None):
+                     stage_res=None, fade_alpha=1.0, noise=True, light=None,
+                     geometry_maps=True):
+  del geometry_maps   # the fake's maps cost nothing: always there
   jax, jnp = _jax()
   n = int(config.resolution)
   b = viewpoint.shape[0]
@@ -105,14 +107,15 @@ def generate_from_ws(params, ws, viewpoint, noise_rng, crop_rng, config, *,
 
 def generate(params, z_o, z_b, viewpoint, rng, config, *, truncation_psi=1.0,
              w_avg=None, mixing=False, stage_res=None, fade_alpha=1.0, noise=True,
-             light=None):
+             light=None, geometry_maps=True):
   jax, _ = _jax()
   k_map, k_noise, k_crop = (jax.random.fold_in(rng, i) for i in range(3))
   ws, w = map_latents(params, z_o, z_b, k_map, config,
                       truncation_psi=truncation_psi, w_avg=w_avg, mixing=mixing)
   images, scene = generate_from_ws(params, ws, viewpoint, k_noise, k_crop, config,
                                    stage_res=stage_res, fade_alpha=fade_alpha,
-                                   noise=noise, light=light)
+                                   noise=noise, light=light,
+                                   geometry_maps=geometry_maps)
   scene['w'] = w
   return images, scene
 
