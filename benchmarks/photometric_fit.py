@@ -44,6 +44,7 @@ from benchmarks import shape_compare
 from gan3d import render
 from gan3d import representation
 from gan3d.data import synthetic
+from gan3d.models import generator
 from gan3d.models import lighting
 from gan3d.render import topology
 
@@ -79,9 +80,7 @@ def main(argv):
   views, lights, ambients = jax.vmap(lambda ui: synthetic.view_and_light(spec, ui))(u)
   scene = synthetic.face_scene(face_key, spec)
   background = scene[4] * 2.0 - 1.0
-  kwargs = config.render.to_dict()
-  kwargs.pop('supersample', None)     # this fit renders at n x n only
-  settings = render.RenderSettings(height=n, width=n, **kwargs)
+  settings = generator.render_settings(config, n)   # n x n: no supersampling
   faces = jnp.asarray(topology.grid_faces(n), jnp.int32)
   uv = jnp.asarray(topology.grid_uv(n), jnp.float32)
   base = base_shape_image(config, n)

@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gan3d.render import safe_math
+from gan3d.render import topology
 
 PyTree = Any
 
@@ -151,11 +152,8 @@ def normal_consistency(vertices: jax.Array, faces: jax.Array,
 def _crease_triples(n: int):
   """Quad-index triples (a, b, c) [T, 3] of three consecutive cells of the
   N x N grid along a row or a column, all three inside the central disc of
-  `topology.grid_faces` (every corner within (N - 1) / 2 of the centre)."""
-  centre = (n - 1) / 2.0
-  i = np.arange(n)
-  r2 = (i[:, None] - centre) ** 2 + (i[None, :] - centre) ** 2
-  inside_v = r2 <= centre ** 2 + 1e-6
+  `topology.grid_faces` (every corner in `topology.grid_inside_disc`)."""
+  inside_v = topology.grid_inside_disc(n)
   inside = (inside_v[:-1, :-1] & inside_v[1:, :-1] & inside_v[:-1, 1:]
             & inside_v[1:, 1:])                                 # [N-1, N-1]
   q = np.arange((n - 1) ** 2).reshape(n - 1, n - 1)

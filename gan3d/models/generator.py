@@ -13,7 +13,6 @@ params>}``, each ``{'mapping': ..., 'synthesis': ...}``.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from typing import Any, Optional
 
@@ -336,9 +335,8 @@ def render_scene(scene: dict, viewpoint: jax.Array, config: Any,
   from gan3d import render  # pylint: disable=g-import-not-at-top
   b, n = scene['shape_image'].shape[:2]
   chex.assert_shape(viewpoint, (b, 2))
-  kwargs = _render_kwargs(config)
-  ss = int(kwargs.pop('supersample', 1))
-  settings = render.RenderSettings(height=n * ss, width=n * ss, **kwargs)
+  ss = int(_render_kwargs(config).get('supersample', 1))
+  settings = render_settings(config, n * ss)
   texture = scene['texture']
   if light is not None:
     texture = lighting.shade_textures(texture, scene['vertices'], scene['faces'],
@@ -364,7 +362,7 @@ def render_scene(scene: dict, viewpoint: jax.Array, config: Any,
     images = _block_mean(images, ss)
     alpha = _block_mean(alpha[..., None], ss)[..., 0]
     if geometry_maps:
-      low = dataclasses.replace(settings, height=n, width=n)
+      low = render_settings(config, n)
       _, _, mask, depth, normals, _, _ = jax.vmap(functools.partial(one, low))(
           scene['vertices'], texture, scene['background'], viewpoint)
   if ss == 1 or geometry_maps:
@@ -378,6 +376,16 @@ def _block_mean(x: jax.Array, s: int) -> jax.Array:
   """``[B, H s, W s, C]`` -> ``[B, H, W, C]``: the mean of each s x s block."""
   b, h, w, c = x.shape
   return jnp.mean(x.reshape(b, h // s, s, w // s, s, c), axis=(2, 4))
+
+
+def render_settings(config: Any, size: int):
+  """``config.render`` as the `gan3d.render.RenderSettings` of a
+  ``size x size`` render (``supersample`` is `render_scene`'s, not a
+  renderer setting, and is left out)."""
+  from gan3d import render  # pylint: disable=g-import-not-at-top
+  kwargs = _render_kwargs(config)
+  kwargs.pop('supersample', None)
+  return render.RenderSettings(height=size, width=size, **kwargs)
 
 
 def _render_kwargs(config: Any) -> dict:

@@ -21,6 +21,16 @@ from gan3d.render import indexing
 from gan3d.render import safe_math
 
 
+def grid_inside_disc(n: int) -> np.ndarray:
+  """[N, N] bool: the vertices within the central disc of radius (N - 1) / 2
+  around the grid centre, the ones `grid_faces` keeps triangles of."""
+  n = int(n)
+  centre = (n - 1) / 2.0
+  i = np.arange(n)
+  r2 = (i[:, None] - centre) ** 2 + (i[None, :] - centre) ** 2
+  return r2 <= centre ** 2 + 1e-6
+
+
 @functools.lru_cache(maxsize=None)
 def _grid_faces(n: int) -> np.ndarray:
   if n < 2:
@@ -30,10 +40,7 @@ def _grid_faces(n: int) -> np.ndarray:
   c, d = idx[:-1, 1:], idx[1:, 1:]       # (i, j + 1), (i + 1, j + 1)
   faces = np.concatenate([np.stack([a, b, c], -1).reshape(-1, 3),
                           np.stack([c, b, d], -1).reshape(-1, 3)], 0)
-  centre = (n - 1) / 2.0
-  rows, cols = faces // n, faces % n
-  r2 = (rows - centre) ** 2 + (cols - centre) ** 2
-  keep = np.all(r2 <= centre ** 2 + 1e-6, axis=1)
+  keep = np.all(grid_inside_disc(n).reshape(-1)[faces], axis=1)
   out = faces[keep]
   out.setflags(write=False)
   return out
