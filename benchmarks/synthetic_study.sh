@@ -50,6 +50,9 @@
 #                      degrees of the cone's centre in both
 #                      (data.synthetic.light_spread_deg, light.spread_deg;
 #                      default 40; build such data once, as for tiltT);
+#   viewsY             other training data and viewpoint prior: yaw within
+#                      +-Y degrees in both (data.synthetic.yaw_range_deg,
+#                      viewpoint.yaw_range_deg; default 45; build once);
 #   smooth             other training data: faces without their fine relief
 #                      (the brows', eyes', nose's, cheeks', lips' and chin's
 #                      heights 0: the head's dome, jaw and skirt only);
@@ -162,6 +165,9 @@ run_one() {
       objlight) args+=(--config.data.synthetic.light_frame=object) ;;
       tilt*) # the data's light cone and the generator's light prior turned up
         args+=(--config.data.synthetic.light_tilt_deg=${part#tilt} --config.light.tilt_deg=${part#tilt}) ;;
+      views*) # the data's yaw range and the generator's viewpoint prior, +-Y degrees
+        args+=("--config.data.synthetic.yaw_range_deg=(-${part#views},${part#views})"
+               "--config.viewpoint.yaw_range_deg=(-${part#views},${part#views})") ;;
       spread*) # the data's light cone and the generator's light prior, narrower or wider
         args+=(--config.data.synthetic.light_spread_deg=${part#spread} --config.light.spread_deg=${part#spread}) ;;
       boundalb) args+=(--config.light.bounded_albedo=True) ;;

@@ -155,6 +155,30 @@ def test_evaluate_geometry_end_to_end():
       [rng.permutation(np.asarray(p)[m])[:400] for p, m in zip(pts, gt['alpha'] > 0.5)])
   with_pts = geometry.evaluate_geometry(gt, gt_data, key, cfg)
   assert with_pts['coverage'] == 1.0
+  # return_matches: each cap is its own nearest reference; same metrics.
+  matched = geometry.evaluate_geometry(gt, gt_data, key, cfg, return_matches=True)
+  np.testing.assert_array_equal(matched.pop('nearest_reference'), np.arange(4))
+  assert matched == with_pts
+
+
+def test_side_residuals_sum_to_side():
+  gt = _caps(HEIGHTS)
+  m = gt['alpha'] > 0.5
+  pred = _flip(gt['depth'], m)
+  m = m.copy()
+  m[2] = False                                 # an empty mask: SIDE NaN, residuals 0
+  r, used = geometry.side_residuals(pred, gt['depth'], m)
+  np.testing.assert_array_equal(used, m)
+  np.testing.assert_array_equal(r[~m], 0.0)
+  np.testing.assert_allclose(r.sum(axis=(1, 2)), 0.0, atol=1e-9)   # mean removed per sample
+  s = geometry.side(pred, gt['depth'], m)
+  assert np.isnan(s[2]) and np.all(s[[0, 1, 3, 4]] > 0.02)
+  rms = np.sqrt((r ** 2).sum(axis=(1, 2)) / np.maximum(m.sum(axis=(1, 2)), 1))
+  np.testing.assert_allclose(s[[0, 1, 3, 4]], rms[[0, 1, 3, 4]], rtol=1e-12)
+  # Straight from the definition: sqrt(mean(delta^2) - mean(delta)^2).
+  k = 3
+  delta = np.log(pred[k][m[k]].astype(np.float64)) - np.log(gt['depth'][k][m[k]].astype(np.float64))
+  assert s[k] == pytest.approx(np.sqrt(np.mean(delta ** 2) - np.mean(delta) ** 2), rel=1e-9)
 
 
 def test_geometry_errors():

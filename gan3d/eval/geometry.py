@@ -245,17 +245,26 @@ def mmd_coverage(cd: np.ndarray) -> Dict[str, object]:
 # Depth / normal errors (Unsup3d).
 
 
-def side(depth_pred, depth_gt, mask) -> np.ndarray:
-  """Scale-invariant depth error per sample. [B, H, W] x3 -> [B] (NaN if mask empty)."""
+def side_residuals(depth_pred, depth_gt, mask) -> tuple[np.ndarray, np.ndarray]:
+  """The per-pixel terms of SIDE: ``delta - mean(delta)`` over each sample's
+  mask (delta = log d_pred - log d_gt), so that SIDE = sqrt(mean(r^2)) over
+  the mask. [B, H, W] x3 -> (r [B, H, W], 0 off the mask; the mask used
+  [B, H, W] bool: the given one where both depths are positive)."""
   depth_pred = np.asarray(depth_pred, np.float64)
   depth_gt = np.asarray(depth_gt, np.float64)
   mask = np.asarray(mask, bool) & (depth_pred > 0) & (depth_gt > 0)
   delta = np.log(np.where(mask, depth_pred, 1.0)) - np.log(np.where(mask, depth_gt, 1.0))
+  n = np.maximum(mask.sum(axis=(1, 2)), 1)
+  m1 = np.where(mask, delta, 0).sum(axis=(1, 2)) / n
+  return np.where(mask, delta - m1[:, None, None], 0.0), mask
+
+
+def side(depth_pred, depth_gt, mask) -> np.ndarray:
+  """Scale-invariant depth error per sample. [B, H, W] x3 -> [B] (NaN if mask empty)."""
+  r, mask = side_residuals(depth_pred, depth_gt, mask)
   n = mask.sum(axis=(1, 2))
   with np.errstate(invalid='ignore', divide='ignore'):
-    m1 = np.where(mask, delta, 0).sum(axis=(1, 2)) / n
-    m2 = np.where(mask, delta ** 2, 0).sum(axis=(1, 2)) / n
-    return np.sqrt(np.maximum(m2 - m1 ** 2, 0.0))
+    return np.sqrt(np.sum(r ** 2, axis=(1, 2)) / n)
 
 
 def mad(normals_pred, normals_gt, mask) -> np.ndarray:
@@ -354,8 +363,8 @@ def ground_truth_views(gt: Dict[str, np.ndarray], config) -> Dict[str, np.ndarra
 
 
 def evaluate_geometry(generated: Dict[str, np.ndarray], gt: Dict[str, np.ndarray],
-                      rng: jax.Array, config: Optional[ml_collections.ConfigDict] = None
-                      ) -> Dict[str, float]:
+                      rng: jax.Array, config: Optional[ml_collections.ConfigDict] = None,
+                      return_matches: bool = False) -> Dict[str, float]:
   """All 3D metrics of a generated set against the ground truth.
 
   Args:
@@ -367,9 +376,11 @@ def evaluate_geometry(generated: Dict[str, np.ndarray], gt: Dict[str, np.ndarray
       points come from the canonical depth.
     rng: key (point resampling).
     config: `default_config()`.
+    return_matches: also return 'nearest_reference' [A] int, each sample's
+      Chamfer-nearest ground-truth shape (the one SIDE and MAD compare it with).
   Returns:
     {'mmd_cd', 'coverage', 'side', 'mad', 'side_num_valid', 'mad_num_valid',
-     'hollow_rate'}.
+     'hollow_rate'} (and 'nearest_reference').
   """
   config = config or default_config()
   for k in ('depth', 'normals', 'alpha'):
@@ -398,7 +409,7 @@ def evaluate_geometry(generated: Dict[str, np.ndarray], gt: Dict[str, np.ndarray
                       normalize_points(r_pts, config.normalize), config.chamfer_chunk,
                       config.chamfer_prefilter_points, config.chamfer_candidates)
   out = mmd_coverage(cd)
-  match = out.pop('nearest_reference')
+  match = out['nearest_reference'] if return_matches else out.pop('nearest_reference')
   valid = g_mask & ref['mask'][match]
   s = side(g_depth, ref['depth'][match], valid)
   a = mad(g_normals, ref['normals'][match], valid & ref['normal_mask'][match])
