@@ -35,6 +35,7 @@ import jax
 from ml_collections import config_flags
 import numpy as np
 
+from benchmarks import shape_compare
 from gan3d import evaluate as ev
 from gan3d import models
 from gan3d.data import pipeline
@@ -46,25 +47,6 @@ _WORKDIR = flags.DEFINE_string('workdir', None, 'run directory (checkpoints/)')
 _STEPS = flags.DEFINE_list('steps', [], "checkpoint steps, or 'init'")
 _NUM = flags.DEFINE_integer('num', 256, 'samples per generated set')
 _NUM_MEAN = flags.DEFINE_integer('num_mean', 1024, 'training faces averaged for gt_mean')
-
-
-def mean_shape(depth: np.ndarray, mask: np.ndarray, camera_distance: float):
-  """[S, H, W] depth and mask -> mean depth [H, W] over the samples covering
-  each pixel, the majority mask [H, W], and normals [H, W, 3] (zero where
-  undefined)."""
-  m = mask.astype(np.float64)
-  cover = m.mean(0)
-  d = np.where(mask, depth, 0.0).sum(0) / np.maximum(m.sum(0), 1.0)
-  keep = cover > 0.5
-  d = np.where(keep, d, camera_distance + 100.0).astype(np.float32)
-  normals, nmask = geometry.normals_from_depth(d[None], keep[None], camera_distance)
-  normals = np.where(np.asarray(nmask)[..., None], np.asarray(normals), 0.0)[0]
-  return d, keep, normals.astype(np.float32)
-
-
-def repeated(depth, mask, normals, num):
-  rep = lambda a: np.repeat(a[None], num, axis=0)
-  return {'depth': rep(depth), 'alpha': rep(mask.astype(np.float32)), 'normals': rep(normals)}
 
 
 def profile(depth: np.ndarray, mask: np.ndarray, d: float) -> tuple[str, str]:
@@ -90,8 +72,8 @@ def main(argv):
 
   tv = geometry.ground_truth_views(train, ecfg.geometry)
   sets, means = {}, {}
-  means['gt_mean'] = mean_shape(tv['depth'], tv['mask'], d)
-  sets['gt_mean'] = repeated(*means['gt_mean'], num)
+  means['gt_mean'] = shape_compare.mean_shape(tv['depth'], tv['mask'], d)
+  sets['gt_mean'] = shape_compare.repeated(*means['gt_mean'], num)
   sets['gt_train'] = {'depth': tv['depth'][:num], 'alpha': tv['mask'][:num].astype(np.float32),
                       'normals': np.where(tv['normal_mask'][:num, ..., None],
                                           tv['normals'][:num], 0.0)}
@@ -106,8 +88,8 @@ def main(argv):
     gen = ev.generate_eval_set(params, w_avg, config, ecfg, k_gen, desc=f'step {s}')
     mask = gen['alpha'] > ecfg.geometry.alpha_threshold
     sets[f'step {s}'] = gen
-    means[f'step {s} mean'] = mean_shape(gen['depth'], mask, d)
-    sets[f'step {s} mean'] = repeated(*means[f'step {s} mean'], num)
+    means[f'step {s} mean'] = shape_compare.mean_shape(gen['depth'], mask, d)
+    sets[f'step {s} mean'] = shape_compare.repeated(*means[f'step {s} mean'], num)
 
   for name, generated in sets.items():
     m = ev.geometry_metrics(generated, test, k_geo, ecfg)

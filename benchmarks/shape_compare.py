@@ -1,13 +1,16 @@
 """Canonical-view comparison of one fitted mesh with the true one
-(`benchmarks.photometric_fit`), and the central disc that it and
-`benchmarks.canonical_view` average over; kept apart from those scripts so
-that tests and both scripts can import it without their absl flags."""
+(`benchmarks.photometric_fit`), the central disc that it and
+`benchmarks.canonical_view` average over, and the pixelwise mean shape of
+a set (`benchmarks.mean_shape`, `benchmarks.side_map`); kept apart from
+those scripts so that tests and the scripts can import it without their
+absl flags."""
 from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
 
 from gan3d import render
+from gan3d.eval import geometry
 
 
 def centre_disc(n: int) -> np.ndarray:
@@ -40,3 +43,23 @@ def compare(fit, truth) -> dict:
               normal_deg=float(angle.mean()),
               lean=float(fn[both][:, 1].mean()), true_lean=float(gn[both][:, 1].mean()),
               centre=float(fn[centre][:, 1].mean()), true_centre=float(gn[centre][:, 1].mean()))
+
+
+def mean_shape(depth: np.ndarray, mask: np.ndarray, camera_distance: float):
+  """[S, H, W] depth and mask -> mean depth [H, W] over the samples covering
+  each pixel, the majority mask [H, W], and normals [H, W, 3] (zero where
+  undefined)."""
+  m = mask.astype(np.float64)
+  cover = m.mean(0)
+  d = np.where(mask, depth, 0.0).sum(0) / np.maximum(m.sum(0), 1.0)
+  keep = cover > 0.5
+  d = np.where(keep, d, camera_distance + 100.0).astype(np.float32)
+  normals, nmask = geometry.normals_from_depth(d[None], keep[None], camera_distance)
+  normals = np.where(np.asarray(nmask)[..., None], np.asarray(normals), 0.0)[0]
+  return d, keep, normals.astype(np.float32)
+
+
+def repeated(depth, mask, normals, num):
+  """One shape (`mean_shape`'s outputs) as a generated set of ``num`` copies."""
+  rep = lambda a: np.repeat(a[None], num, axis=0)
+  return {'depth': rep(depth), 'alpha': rep(mask.astype(np.float32)), 'normals': rep(normals)}

@@ -9,8 +9,10 @@ ones in, ...) and prints the mean residual along the vertical centre line
 and the horizontal middle line of the image (positive: the generated
 surface is farther from the camera than the true one), and the rms
 difference of the relief in object units (``rms_dz``;
-`rms_relief_difference`). The sphere cap
-(`launch.evaluate`'s baseline) is always scored; then each ``--steps``
+`rms_relief_difference`). The sphere cap (`launch.evaluate`'s baseline)
+and the pixelwise mean of ``--num_mean`` training faces (``gt_mean``, as
+in `benchmarks.mean_shape`: the best score one fixed shape has reached) are scored
+first; then each ``--steps``
 entry of ``--workdir`` ('init' = the untrained generator), on the samples
 and with the matching of `launch.evaluate` (same latents and keys, so the
 SIDE printed equals its ``side``). About a minute per entry on one thread,
@@ -30,6 +32,7 @@ import jax
 from ml_collections import config_flags
 import numpy as np
 
+from benchmarks import shape_compare
 from gan3d import evaluate as ev
 from gan3d.data import pipeline
 from gan3d.eval import baselines
@@ -41,6 +44,8 @@ _STEPS = flags.DEFINE_list('steps', [], "checkpoint steps, or 'init'")
 _NUM = flags.DEFINE_integer('num', 256, 'samples per generated set')
 _RINGS = flags.DEFINE_integer('rings', 4, 'border rings reported on their own')
 _BAND = flags.DEFINE_integer('band', 4, 'width (pixels) of the centre-line bands')
+_NUM_MEAN = flags.DEFINE_integer('num_mean', 1024, 'training faces averaged for the mean '
+                                 'face (benchmarks.mean_shape gt_mean); 0: leave it out')
 
 
 def border_rings(mask: np.ndarray, max_ring: int) -> np.ndarray:
@@ -119,6 +124,11 @@ def main(argv):
   k_gen, k_geo = jax.random.split(jax.random.PRNGKey(int(ecfg.seed)))
   sets = {'sphere_cap': baselines.sphere_cap(num, n, n, d, radius=float(ecfg.disc_radius),
                                              cap_height=float(ecfg.cap_height))}
+  if _NUM_MEAN.value:
+    train = pipeline.load_synthetic_ground_truth(config, split='train', num=_NUM_MEAN.value)
+    tv = geometry.ground_truth_views(train, g)
+    sets['gt_mean'] = shape_compare.repeated(*shape_compare.mean_shape(tv['depth'], tv['mask'], d),
+                                             num)
   for s in _STEPS.value:
     if s == 'init':
       from gan3d import models  # pylint: disable=g-import-not-at-top

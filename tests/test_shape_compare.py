@@ -24,3 +24,17 @@ def test_compare_zero_for_the_same_shape_and_sees_a_lean():
   assert down['lean'] < -0.1 and down['centre'] < -0.1 and down['normal_deg'] > 5.0
   deeper = shape_compare.compare(_canonical(z_scale=1.5), truth)
   assert deeper['depth_mae'] > 0.01 and abs(deeper['lean']) < 0.02
+
+
+def test_mean_shape_of_caps():
+  from gan3d.eval import baselines
+  caps = [baselines.sphere_cap(1, 16, 16, 4.0, radius=0.8, cap_height=h) for h in (0.3, 0.5)]
+  depth = np.concatenate([c['depth'] for c in caps])
+  mask = np.concatenate([c['alpha'] for c in caps]) > 0.5
+  d, keep, normals = shape_compare.mean_shape(depth, mask, 4.0)
+  np.testing.assert_array_equal(keep, mask[0])                   # same outline
+  np.testing.assert_allclose(d[keep], depth[:, keep].mean(0), rtol=1e-6)
+  assert np.all(d[~keep] > 100.0)                                 # background pushed far
+  np.testing.assert_allclose(np.linalg.norm(normals[8, 8]), 1.0, atol=1e-5)
+  rep = shape_compare.repeated(d, keep, normals, 3)
+  assert rep['depth'].shape == (3, 16, 16) and rep['alpha'].dtype == np.float32
