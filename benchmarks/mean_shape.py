@@ -37,7 +37,6 @@ import numpy as np
 
 from benchmarks import shape_compare
 from gan3d import evaluate as ev
-from gan3d import models
 from gan3d.data import pipeline
 from gan3d.eval import baselines
 from gan3d.eval import geometry
@@ -80,11 +79,7 @@ def main(argv):
   sets['sphere_cap'] = baselines.sphere_cap(num, n, n, d, radius=float(ecfg.disc_radius),
                                             cap_height=float(ecfg.cap_height))
   for s in _STEPS.value:
-    if s == 'init':
-      params, w_avg = ev.untrained_generator(config), models.init_w_avg(config)
-    else:
-      g = ev.load_generator(config, _WORKDIR.value, int(s))
-      params, w_avg = g['params'], g['w_avg']
+    params, w_avg = shape_compare.generator_at(config, _WORKDIR.value, s)
     gen = ev.generate_eval_set(params, w_avg, config, ecfg, k_gen, desc=f'step {s}')
     mask = gen['alpha'] > ecfg.geometry.alpha_threshold
     sets[f'step {s}'] = gen

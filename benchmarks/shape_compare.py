@@ -1,7 +1,9 @@
 """Canonical-view comparison of one fitted mesh with the true one
 (`benchmarks.photometric_fit`), the central disc that it and
 `benchmarks.canonical_view` average over, and the pixelwise mean shape of
-a set (`benchmarks.mean_shape`, `benchmarks.side_map`); kept apart from
+a set and the generator of a checkpoint or its untrained start
+(`benchmarks.mean_shape`, `benchmarks.side_map`, `benchmarks.shape_stats`);
+kept apart from
 those scripts so that tests and the scripts can import it without their
 absl flags."""
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from gan3d import evaluate as ev
+from gan3d import models
 from gan3d import render
 from gan3d.eval import geometry
 
@@ -63,3 +67,12 @@ def repeated(depth, mask, normals, num):
   """One shape (`mean_shape`'s outputs) as a generated set of ``num`` copies."""
   rep = lambda a: np.repeat(a[None], num, axis=0)
   return {'depth': rep(depth), 'alpha': rep(mask.astype(np.float32)), 'normals': rep(normals)}
+
+
+def generator_at(config, workdir, step) -> tuple:
+  """(EMA params, w_avg) of ``workdir``'s checkpoint ``step`` (int or its
+  string), or of the untrained generator for ``step == 'init'``."""
+  if step == 'init':
+    return ev.untrained_generator(config), models.init_w_avg(config)
+  g = ev.load_generator(config, workdir, int(step))
+  return g['params'], g['w_avg']

@@ -33,7 +33,7 @@ import jax.numpy as jnp
 from ml_collections import config_flags
 import numpy as np
 
-from gan3d import evaluate as ev
+from benchmarks import shape_compare
 from gan3d import models
 
 _CONFIG = config_flags.DEFINE_config_file('config', 'configs/synthetic.py', 'run config')
@@ -88,8 +88,7 @@ def main(argv):
   view = jnp.zeros((b, 2))
   gen = jax.jit(functools.partial(models.generate, config=c, noise=True))
   for s in _STEPS.value:
-    params = (ev.untrained_generator(c) if s == 'init'
-              else ev.load_generator(c, _WORKDIR.value, int(s))['params'])
+    params, _ = shape_compare.generator_at(c, _WORKDIR.value, s)
     _, scene = gen(params, z_o, z_b, view, jax.random.PRNGKey(2))
     print(s, json.dumps(shape_stats(disc_vertices(np.asarray(scene['vertices'])))))
 

@@ -130,12 +130,7 @@ def main(argv):
     sets['gt_mean'] = shape_compare.repeated(*shape_compare.mean_shape(tv['depth'], tv['mask'], d),
                                              num)
   for s in _STEPS.value:
-    if s == 'init':
-      from gan3d import models  # pylint: disable=g-import-not-at-top
-      params, w_avg = ev.untrained_generator(config), models.init_w_avg(config)
-    else:
-      gen = ev.load_generator(config, _WORKDIR.value, int(s))
-      params, w_avg = gen['params'], gen['w_avg']
+    params, w_avg = shape_compare.generator_at(config, _WORKDIR.value, s)
     sets[f'step {s}'] = ev.generate_eval_set(params, w_avg, config, ecfg, k_gen,
                                              desc=f'step {s}')
   for name, generated in sets.items():

@@ -38,3 +38,15 @@ def test_mean_shape_of_caps():
   np.testing.assert_allclose(np.linalg.norm(normals[8, 8]), 1.0, atol=1e-5)
   rep = shape_compare.repeated(d, keep, normals, 3)
   assert rep['depth'].shape == (3, 16, 16) and rep['alpha'].dtype == np.float32
+
+
+def test_generator_at_init_is_the_untrained_generator():
+  from configs import synthetic
+  from gan3d import evaluate as ev
+  import jax
+  config = synthetic.get_config('tiny')
+  params, w_avg = shape_compare.generator_at(config, None, 'init')
+  want = ev.untrained_generator(config)
+  for a, b in zip(jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(want)):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  assert set(w_avg) and all(np.all(np.asarray(v) == 0) for v in w_avg.values())
