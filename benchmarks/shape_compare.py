@@ -1,7 +1,8 @@
 """Canonical-view comparison of one fitted mesh with the true one
 (`benchmarks.photometric_fit`), the central disc that it and
 `benchmarks.canonical_view` average over, and the pixelwise mean shape of
-a set and the generator of a checkpoint or its untrained start
+a set, the generator of a checkpoint or its untrained start, and the
+split of SIDE's residuals that `benchmarks.side_map` prints
 (`benchmarks.mean_shape`, `benchmarks.side_map`, `benchmarks.shape_stats`);
 kept apart from
 those scripts so that tests and the scripts can import it without their
@@ -76,3 +77,63 @@ def generator_at(config, workdir, step) -> tuple:
     return ev.untrained_generator(config), models.init_w_avg(config)
   g = ev.load_generator(config, workdir, int(step))
   return g['params'], g['w_avg']
+
+
+def border_rings(mask: np.ndarray, max_ring: int) -> np.ndarray:
+  """``[B, H, W]`` int: 1 on the mask's border (pixels with a 4-neighbour
+  off the mask or off the image), 2 on the border of what is left, ...,
+  ``max_ring + 1`` for everything deeper; 0 off the mask."""
+  mask = np.asarray(mask, bool)
+  if mask.ndim != 3:
+    raise ValueError(f'mask must be [B, H, W], got {mask.shape}')
+  rings = np.zeros(mask.shape, np.int32)
+  left = mask.copy()
+  for k in range(1, max_ring + 1):
+    p = np.pad(left, ((0, 0), (1, 1), (1, 1)))
+    inner = left & p[:, :-2, 1:-1] & p[:, 2:, 1:-1] & p[:, 1:-1, :-2] & p[:, 1:-1, 2:]
+    rings[left & ~inner] = k
+    left = inner
+  rings[left] = max_ring + 1
+  return rings
+
+
+def breakdown(r: np.ndarray, valid: np.ndarray, rings: np.ndarray, max_ring: int) -> list:
+  """Per ring 1 .. max_ring + 1: its share of sum(r^2) and of the valid
+  pixels, and the rms residual there (all over ``valid`` pixels)."""
+  total, count = float(np.sum(r[valid] ** 2)), int(valid.sum())
+  rows = []
+  for k in range(1, max_ring + 2):
+    sel = valid & (rings == k)
+    sq = float(np.sum(r[sel] ** 2))
+    rows.append({'ring': k if k <= max_ring else f'>{max_ring}',
+                 'share_sq': round(sq / max(total, 1e-30), 3),
+                 'share_px': round(int(sel.sum()) / max(count, 1), 3),
+                 'rms': round(float(np.sqrt(sq / max(int(sel.sum()), 1))), 4)})
+  return rows
+
+
+def line_profiles(r: np.ndarray, valid: np.ndarray, band: int) -> tuple[list, list]:
+  """Mean residual per row over the ``band`` central columns, and per column
+  over the ``band`` central rows (NaN where no valid pixel)."""
+  _, h, w = r.shape
+  cols = slice((w - band) // 2, (w + band) // 2)
+  rows = slice((h - band) // 2, (h + band) // 2)
+  with np.errstate(invalid='ignore', divide='ignore'):
+    vert = (np.sum(r[:, :, cols] * valid[:, :, cols], axis=(0, 2))
+            / np.sum(valid[:, :, cols], axis=(0, 2)))
+    horiz = (np.sum(r[:, rows, :] * valid[:, rows, :], axis=(0, 1))
+             / np.sum(valid[:, rows, :], axis=(0, 1)))
+  return vert.tolist(), horiz.tolist()
+
+
+def rms_relief_difference(depth_gen, depth_true, valid) -> float:
+  """Mean over samples of the rms difference of object z (= camera distance
+  - depth) over ``valid``, after removing each sample's mean difference:
+  how far, in object units, the relief differs (times sin(yaw) * N / 2:
+  about how many pixels a feature shifts differently at that yaw)."""
+  dz = np.where(valid, np.asarray(depth_true, np.float64) - np.asarray(depth_gen, np.float64), 0.0)
+  n = valid.sum(axis=(1, 2))
+  ok = n > 0
+  mean = dz.sum(axis=(1, 2))[ok] / n[ok]
+  sq = (np.where(valid, dz, 0.0)[ok] - np.where(valid[ok], mean[:, None, None], 0.0)) ** 2
+  return float(np.mean(np.sqrt(sq.sum(axis=(1, 2)) / n[ok])))

@@ -9,14 +9,14 @@ ones in, ...) and prints the mean residual along the vertical centre line
 and the horizontal middle line of the image (positive: the generated
 surface is farther from the camera than the true one), and the rms
 difference of the relief in object units (``rms_dz``;
-`rms_relief_difference`). The sphere cap (`launch.evaluate`'s baseline)
-and the pixelwise mean of ``--num_mean`` training faces (``gt_mean``, as
-in `benchmarks.mean_shape`: the best score one fixed shape has reached) are scored
-first; then each ``--steps``
-entry of ``--workdir`` ('init' = the untrained generator), on the samples
-and with the matching of `launch.evaluate` (same latents and keys, so the
-SIDE printed equals its ``side``). About a minute per entry on one thread,
-plus the samples' generation.
+`shape_compare.rms_relief_difference`). The sphere cap (`launch.evaluate`'s
+baseline) and the pixelwise mean of ``--num_mean`` training faces
+(``gt_mean``, as in `benchmarks.mean_shape`: the best score one fixed shape
+has reached) are scored first; then each ``--steps`` entry of ``--workdir``
+('init' = the untrained generator), on the samples and with the matching of
+`launch.evaluate` (same latents and keys, so the SIDE printed equals its
+``side``). About a minute per entry on one thread, plus the samples'
+generation.
 
 Run:
   python -m benchmarks.side_map --config=configs/synthetic.py \
@@ -46,66 +46,6 @@ _RINGS = flags.DEFINE_integer('rings', 4, 'border rings reported on their own')
 _BAND = flags.DEFINE_integer('band', 4, 'width (pixels) of the centre-line bands')
 _NUM_MEAN = flags.DEFINE_integer('num_mean', 1024, 'training faces averaged for the mean '
                                  'face (benchmarks.mean_shape gt_mean); 0: leave it out')
-
-
-def border_rings(mask: np.ndarray, max_ring: int) -> np.ndarray:
-  """``[B, H, W]`` int: 1 on the mask's border (pixels with a 4-neighbour
-  off the mask or off the image), 2 on the border of what is left, ...,
-  ``max_ring + 1`` for everything deeper; 0 off the mask."""
-  mask = np.asarray(mask, bool)
-  if mask.ndim != 3:
-    raise ValueError(f'mask must be [B, H, W], got {mask.shape}')
-  rings = np.zeros(mask.shape, np.int32)
-  left = mask.copy()
-  for k in range(1, max_ring + 1):
-    p = np.pad(left, ((0, 0), (1, 1), (1, 1)))
-    inner = left & p[:, :-2, 1:-1] & p[:, 2:, 1:-1] & p[:, 1:-1, :-2] & p[:, 1:-1, 2:]
-    rings[left & ~inner] = k
-    left = inner
-  rings[left] = max_ring + 1
-  return rings
-
-
-def breakdown(r: np.ndarray, valid: np.ndarray, rings: np.ndarray, max_ring: int) -> list:
-  """Per ring 1 .. max_ring + 1: its share of sum(r^2) and of the valid
-  pixels, and the rms residual there (all over ``valid`` pixels)."""
-  total, count = float(np.sum(r[valid] ** 2)), int(valid.sum())
-  rows = []
-  for k in range(1, max_ring + 2):
-    sel = valid & (rings == k)
-    sq = float(np.sum(r[sel] ** 2))
-    rows.append({'ring': k if k <= max_ring else f'>{max_ring}',
-                 'share_sq': round(sq / max(total, 1e-30), 3),
-                 'share_px': round(int(sel.sum()) / max(count, 1), 3),
-                 'rms': round(float(np.sqrt(sq / max(int(sel.sum()), 1))), 4)})
-  return rows
-
-
-def line_profiles(r: np.ndarray, valid: np.ndarray, band: int) -> tuple[list, list]:
-  """Mean residual per row over the ``band`` central columns, and per column
-  over the ``band`` central rows (NaN where no valid pixel)."""
-  _, h, w = r.shape
-  cols = slice((w - band) // 2, (w + band) // 2)
-  rows = slice((h - band) // 2, (h + band) // 2)
-  with np.errstate(invalid='ignore', divide='ignore'):
-    vert = (np.sum(r[:, :, cols] * valid[:, :, cols], axis=(0, 2))
-            / np.sum(valid[:, :, cols], axis=(0, 2)))
-    horiz = (np.sum(r[:, rows, :] * valid[:, rows, :], axis=(0, 1))
-             / np.sum(valid[:, rows, :], axis=(0, 1)))
-  return vert.tolist(), horiz.tolist()
-
-
-def rms_relief_difference(depth_gen, depth_true, valid) -> float:
-  """Mean over samples of the rms difference of object z (= camera distance
-  - depth) over ``valid``, after removing each sample's mean difference:
-  how far, in object units, the relief differs (times sin(yaw) * N / 2:
-  about how many pixels a feature shifts differently at that yaw)."""
-  dz = np.where(valid, np.asarray(depth_true, np.float64) - np.asarray(depth_gen, np.float64), 0.0)
-  n = valid.sum(axis=(1, 2))
-  ok = n > 0
-  mean = dz.sum(axis=(1, 2))[ok] / n[ok]
-  sq = (np.where(valid, dz, 0.0)[ok] - np.where(valid[ok], mean[:, None, None], 0.0)) ** 2
-  return float(np.mean(np.sqrt(sq.sum(axis=(1, 2)) / n[ok])))
 
 
 def _fmt(profile) -> str:
@@ -141,11 +81,11 @@ def main(argv):
     match = m['nearest_reference']
     r, valid = geometry.side_residuals(sub['depth'], ref['depth'][match],
                                        mask[keep] & ref['mask'][match])
-    rings = border_rings(ref['mask'][match], _RINGS.value)
-    vert, horiz = line_profiles(r, valid, _BAND.value)
-    dz = rms_relief_difference(sub['depth'], ref['depth'][match], valid)
+    rings = shape_compare.border_rings(ref['mask'][match], _RINGS.value)
+    vert, horiz = shape_compare.line_profiles(r, valid, _BAND.value)
+    dz = shape_compare.rms_relief_difference(sub['depth'], ref['depth'][match], valid)
     print(name, json.dumps({'side': round(float(m['side']), 4), 'rms_dz': round(dz, 4),
-                            'rings': breakdown(r, valid, rings, _RINGS.value)}))
+                            'rings': shape_compare.breakdown(r, valid, rings, _RINGS.value)}))
     print(f'  centre column, top -> bottom (x100): {_fmt(vert)}')
     print(f'  middle row, left -> right (x100):    {_fmt(horiz)}', flush=True)
 
