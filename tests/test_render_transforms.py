@@ -416,3 +416,16 @@ def test_window_pairs_hold_every_pixel_a_triangle_can_touch(seed):
     checked += len(near)
     covered += len(inside)
   assert valid.sum() >= 10 and checked > 50 and covered > 10
+
+
+@pytest.mark.parametrize('f', [1, 2, 3])
+def test_box_downsample_is_the_block_mean(f):
+  from gan3d import render  # pylint: disable=g-import-not-at-top
+  x = np.random.default_rng(f).normal(size=(4 * f, 5 * f, 3))
+  want = np.array([[x[i * f:(i + 1) * f, j * f:(j + 1) * f].mean(axis=(0, 1))
+                    for j in range(5)] for i in range(4)])
+  np.testing.assert_allclose(render.box_downsample(jnp.asarray(x), f), want, rtol=1e-6,
+                             atol=1e-6)
+  mask = np.zeros((2 * f, 2 * f))
+  mask[:f, :f] = 1.0                                  # one full block, no channel axis
+  np.testing.assert_array_equal(render.box_downsample(mask, f), [[1.0, 0.0], [0.0, 0.0]])

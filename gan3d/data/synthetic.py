@@ -139,12 +139,6 @@ def spec_from_config(config) -> SynthSpec:
       num_points=int(s.num_points), face=face, light_tilt_deg=light_tilt)
 
 
-def _box(x, f):
-  """Box-downsamples [H, W, ...] by f per axis (mean of f x f blocks)."""
-  h, w = x.shape[:2]
-  return x.reshape((h // f, f, w // f, f) + x.shape[2:]).mean(axis=(1, 3))
-
-
 def _pixel_rays(spec: SynthSpec):
   """Camera-space directions [S, S, 3] (x, y, -1) through the hi-res pixels."""
   s = spec.hires
@@ -157,13 +151,13 @@ def _pixel_rays(spec: SynthSpec):
 def _downsample_gt(spec: SynthSpec, mask, depth, normals=None):
   """Low-res coverage, mask, depth (+inf off-object) and normals from hi-res."""
   f = spec.supersample
-  cov = _box(mask, f)
+  cov = render.box_downsample(mask, f)
   m = cov >= 0.5
-  depth_sum = _box(jnp.where(mask > 0, depth, 0.0), f)
+  depth_sum = render.box_downsample(jnp.where(mask > 0, depth, 0.0), f)
   depth_lr = jnp.where(m, depth_sum / jnp.maximum(cov, 1e-6), jnp.inf)
   if normals is None:
     return cov, m, depth_lr
-  n = _box(normals * mask[..., None], f)
+  n = render.box_downsample(normals * mask[..., None], f)
   n = n / jnp.maximum(jnp.linalg.norm(n, axis=-1, keepdims=True), 1e-12)
   return cov, m, depth_lr, jnp.where(m[..., None], n, 0.0)
 
@@ -229,8 +223,8 @@ def _photo(spec: SynthSpec, scene, view, light, ambient):
   albedo = out.image
   if spec.shading:
     albedo = albedo * faces.lambert(nrm, light, ambient)[..., None]
-  cov = _box(out.mask, spec.supersample)
-  image = _box(albedo * out.mask[..., None], spec.supersample) + (
+  cov = render.box_downsample(out.mask, spec.supersample)
+  image = render.box_downsample(albedo * out.mask[..., None], spec.supersample) + (
       1.0 - cov[..., None]) * bg
   return image, out, nrm
 

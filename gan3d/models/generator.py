@@ -359,8 +359,8 @@ def render_scene(scene: dict, viewpoint: jax.Array, config: Any,
                                         viewpoint)
   scene = dict(scene, overflow=overflow, soft_overflow=soft_overflow)
   if ss > 1:
-    images = _block_mean(images, ss)
-    alpha = _block_mean(alpha[..., None], ss)[..., 0]
+    down = jax.vmap(functools.partial(render.box_downsample, f=ss))
+    images, alpha = down(images), down(alpha)
     if geometry_maps:
       low = render_settings(config, n)
       _, _, mask, depth, normals, _, _ = jax.vmap(functools.partial(one, low))(
@@ -370,12 +370,6 @@ def render_scene(scene: dict, viewpoint: jax.Array, config: Any,
   scene['alpha'] = alpha
   chex.assert_shape(images, (b, n, n, 3))
   return images, scene
-
-
-def _block_mean(x: jax.Array, s: int) -> jax.Array:
-  """``[B, H s, W s, C]`` -> ``[B, H, W, C]``: the mean of each s x s block."""
-  b, h, w, c = x.shape
-  return jnp.mean(x.reshape(b, h // s, s, w // s, s, c), axis=(2, 4))
 
 
 def render_settings(config: Any, size: int):

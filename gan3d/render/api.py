@@ -251,6 +251,15 @@ def render_mesh(vertices, faces, *, settings: RenderSettings,
                       soft_overflow=soft_overflow)
 
 
+def box_downsample(x, f: int):
+  """``[H f, W f, ...]`` -> ``[H, W, ...]``: the mean of each f x f pixel
+  block, how a render made at f times the resolution becomes the image (the
+  synthetic photos, `gan3d.data.synthetic`; ``render.supersample`` of the
+  generator, `gan3d.models.generator.render_scene`)."""
+  h, w = x.shape[:2]
+  return x.reshape((h // f, f, w // f, f) + x.shape[2:]).mean(axis=(1, 3))
+
+
 # One compiled program per settings and shapes: run eagerly, the projection's
 # few dozen operations each cost a dispatch (and a compilation on first use).
 _project_jit = jax.jit(camera.project, static_argnums=(2,))
