@@ -100,8 +100,10 @@
 # Join names with '+' to combine them: sym16+crisp is the crisp ablation of
 # sym16. Every name starts from the paper's generator (shape_max_res=0, no
 # symmetry, size constraint on, no smoothness prior; the config's default
-# before 2026-11-26), so plain `crisp` is the paper's model without the soft
-# layer.
+# before 2026-11-26) and from the D width, renderer and R1 weight of the
+# defaults before 2026-11-29 evening (dcb1024, dcm64, ss1, win4, r1 0.05),
+# so plain `crisp` is the paper's model without the soft layer, and the
+# config's default is sym16+no_size+nc100+dcb2048+dcm128+ss2+win6+r11.0.
 # STEPS=N (default: the config's total_steps, 600; the first study ran 400)
 # sets the step budget, with a checkpoint every 200 steps. Runs go two at a
 # time, each on one CPU thread (on a 2-core machine two single-threaded runs
@@ -130,6 +132,7 @@ run_one() {
   # constraint on, smooth_weight 0), whatever the config's defaults, so
   # that the names keep their meaning.
   local name=$1 part parts smr=0 sym=False nc=0 light=none variants=(size) args=()
+  local dcb=1024 dcm=64 ss=1 win=4 r1=0.05
   IFS='+' read -r -a parts <<< "$name"
   for part in "${parts[@]}"; do
     case $part in
@@ -171,22 +174,22 @@ run_one() {
       spread*) # the data's light cone and the generator's light prior, narrower or wider
         args+=(--config.data.synthetic.light_spread_deg=${part#spread} --config.light.spread_deg=${part#spread}) ;;
       boundalb) args+=(--config.light.bounded_albedo=True) ;;
-      win*) args+=(--config.render.window=${part#win}) ;;
-      ss*) args+=(--config.render.supersample=${part#ss}) ;;
+      win*) win=${part#win} ;;
+      ss*) ss=${part#ss} ;;
       slope*) args+=(--config.render.slope=${part#slope}) ;;
       res*) args+=(--config.resolution=${part#res}) ;;
       spp*) args+=(--config.render.soft_pairs_per_pixel=${part#spp}) ;;
       leak*) args+=(--config.light.leak=${part#leak}) ;;
       lean*) args+=(--config.train.lean_weight=${part#lean}) ;;
-      r1*) args+=(--config.train.r1_gamma=${part#r1}) ;;
+      r1*) r1=${part#r1} ;;
       glr*) args+=(--config.train.g_lr=${part#glr}) ;;
       dlr*) args+=(--config.train.d_lr=${part#dlr}) ;;
       bs*) args+=(--config.train.batch_size=${part#bs}) ;;
       prog*) args+=(--config.model.progressive=True --config.model.progressive_start_res=16
                     --config.train.progressive_fade_kimg=${part#prog}
                     --config.train.progressive_stable_kimg=${part#prog}) ;;
-      dcb*) args+=(--config.model.d_channel_base=${part#dcb}) ;;
-      dcm*) args+=(--config.model.d_channel_max=${part#dcm}) ;;
+      dcb*) dcb=${part#dcb} ;;
+      dcm*) dcm=${part#dcm} ;;
       crease*) args+=(--config.train.crease_weight=${part#crease}) ;;
       nc*) nc=${part#nc} ;;
       texoff*) args+=(--config.model.texture_offset=${part#texoff}) ;;
@@ -199,7 +202,9 @@ run_one() {
     esac
   done
   args+=(--config.model.shape_max_res=$smr --config.model.shape_symmetry=$sym
-         --config.train.smooth_weight=$nc --config.light.model=$light)
+         --config.train.smooth_weight=$nc --config.light.model=$light
+         --config.model.d_channel_base=$dcb --config.model.d_channel_max=$dcm
+         --config.render.supersample=$ss --config.render.window=$win --config.train.r1_gamma=$r1)
   # variants holds at least 'size', so there is always a colon part.
   local cfg="configs/synthetic.py:$(IFS=,; echo "${variants[*]}")"
   if [ -n "${STEPS:-}" ]; then
