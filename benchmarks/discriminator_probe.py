@@ -22,6 +22,12 @@ The renders use the data set's crisp rasterizer and window; faces whose
 render overflows that window are re-rendered with a larger one, by the data
 set's own `synthetic.render_without_overflow`. Costs about a minute per checkpoint on the 2-core CPU.
 
+With ``--train_split`` it also scores the first ``--num`` *training* faces
+(true relief, as stored) and prints their mean logit against the test
+faces' (``train_split``: ``train_minus_test`` and its standard error): a
+discriminator that memorised its training photos scores them higher than
+held-out ones (StyleGAN2-ADA's sign of overfitting).
+
 Run (the config flags of the run, as for `launch.evaluate`):
   python -m benchmarks.discriminator_probe --config=configs/synthetic.py \
       --workdir=/work/runs/s15/sym16+no_size+offset_paraboloid+rad0.8+init0.1 \
@@ -51,6 +57,8 @@ _BATCH = flags.DEFINE_integer('batch', 32, 'faces per rendering and discriminato
 _RELIEF = flags.DEFINE_list('relief', ['1', '-1', '0.5', '0'],
                             'relief scales; the first must be 1 (the data)')
 _SHEAR = flags.DEFINE_list('shear', [], 'shears t (z += t y) of the true relief, rows "shear=t"')
+_TRAIN_SPLIT = flags.DEFINE_bool('train_split', False,
+                                 'also score --num training faces against the test faces')
 
 
 def render_faces(spec: synthetic.SynthSpec, keys, relief: float, batch: int,
@@ -83,13 +91,17 @@ def main(argv):
   spec = synthetic.spec_from_config(c)
   keys = synthetic.example_keys(int(c.data.synthetic.seed), 'test', np.arange(num))
   d_fn = jax.jit(lambda p, x: models.discriminate(p, x, c))
+
+  def score(face_keys, r, t):
+    imgs = render_faces(spec, face_keys, r, batch, t).astype(np.float32) / 127.5 - 1.0
+    return np.concatenate([np.asarray(d_fn(state.d_params, imgs[i:i + batch]))
+                           for i in range(0, num, batch)])
+
   variants = {f'{r:g}': (r, 0.0) for r in reliefs}
   variants.update({f'shear={float(t):g}': (1.0, float(t)) for t in _SHEAR.value})
   logits = {}
   for name, (r, t) in variants.items():
-    imgs = render_faces(spec, keys, r, batch, t).astype(np.float32) / 127.5 - 1.0
-    logits[name] = np.concatenate([np.asarray(d_fn(state.d_params, imgs[i:i + batch]))
-                                   for i in range(0, num, batch)])
+    logits[name] = score(keys, r, t)
   base = logits['1']
   rows = {name: dict(mean_logit=round(float(v.mean()), 3),
                          std=round(float(v.std()), 3),
@@ -97,7 +109,16 @@ def main(argv):
                          minus_data_se=round(float(np.std(v - base) / np.sqrt(num)), 3),
                          ge_data=round(float(np.mean(v >= base)), 3))
           for name, v in logits.items()}
-  print(json.dumps({'workdir': _WORKDIR.value, 'step': step, 'num': num, 'relief': rows}))
+  out = {'workdir': _WORKDIR.value, 'step': step, 'num': num, 'relief': rows}
+  if _TRAIN_SPLIT.value:
+    train = score(synthetic.example_keys(int(c.data.synthetic.seed), 'train', np.arange(num)),
+                  1.0, 0.0)
+    se = np.sqrt((train.var() + base.var()) / num)
+    out['train_split'] = dict(mean_logit=round(float(train.mean()), 3),
+                              std=round(float(train.std()), 3),
+                              train_minus_test=round(float(train.mean() - base.mean()), 3),
+                              train_minus_test_se=round(float(se), 3))
+  print(json.dumps(out))
 
 
 if __name__ == '__main__':

@@ -27,6 +27,10 @@
 #   radR               model.base_radius R: the extent of the base surface
 #                      (e.g. offset_paraboloid+rad0.8 ends at the sphere-cap
 #                      baseline's rim, r = 0.8, z = 0);
+#   sphere, wrapW      model.shape_param offset_sphere: the disc grid wrapped
+#                      onto a ball of base_radius (radR), its rim W degrees
+#                      (model.base_wrap_deg, default 120) from the pole,
+#                      behind the equator like a head's sides;
 #   sepshape           model.shape_branch separate: the shape channels from a
 #                      tower of G_o's own (up to shape_max_res), sharing no
 #                      weights with the texture;
@@ -137,7 +141,9 @@ run_one() {
   for part in "${parts[@]}"; do
     case $part in
       raw) args+=(--config.model.shape_param=raw --config.model.shape_output_scale=1.0) ;;
-      offset_hemisphere|offset_disc|offset_paraboloid) args+=(--config.model.shape_param=$part) ;;
+      offset_hemisphere|offset_disc|offset_paraboloid|offset_sphere) args+=(--config.model.shape_param=$part) ;;
+      sphere) args+=(--config.model.shape_param=offset_sphere) ;;
+      wrap*) args+=(--config.model.base_wrap_deg=${part#wrap}) ;;
       hemisphere) args+=(--config.model.shape_param=offset_hemisphere) ;;
       hemisphere_scale0.3|hemisphere_scale1.0)
         args+=(--config.model.shape_param=offset_hemisphere

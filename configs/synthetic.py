@@ -1,23 +1,26 @@
 r"""Synthetic faces on CPU: the default config of gan3d.
 
-Sized for a 2-core CPU: 32 x 32 renders, generators at 64 x 64 with 16-64
-channels, batch 16, 600 steps (9,600 images; 25-30 minutes per run with two
-runs sharing the 2-core machine, one thread each, 2026-11-26; 7.6 minutes
-alone on the faster 2-core machine of 2026-11-28; 5.9 minutes alone with
-the smoothness prior on 2026-11-29, the data set already built). Four settings
-that are not the paper's (README "Results"): G_o's shape channels come from
-its blocks up to 16 x 16 only (``model.shape_max_res``), the shape is
-mirror-symmetric (``model.shape_symmetry``), the size constraint (eq 14)
-is off (``model.size_constraint``: with it on, depth and normal errors were
-worse in both seeds tried, with it off better in all three), and a
-smoothness prior between neighbouring faces is on
-(``train.smooth_weight=100``: lower depth and normal errors in three seeds
-of three, 2026-11-29). Set ``--config.model.shape_max_res=0
---config.model.shape_symmetry=False --config.train.smooth_weight=0`` and
-the ``size`` variant for the paper's generator. At this budget the Chamfer
-distances to the data beat every baseline, but depth and normals do not beat
-a hand-made sphere cap. Longer runs, ``--config.train.total_steps=N``, have
-so far made the shapes worse.
+Sized for a 2-core CPU: 32 x 32 images, generators at 64 x 64 with 16-64
+channels, a discriminator with 64-128, batch 16, 600 steps (9,600 images;
+see README "Results" for the time of a run alone on this machine). Settings
+that are not the paper's (README "Results", docs/synthetic_study.md): G_o's
+shape channels come from its blocks up to 16 x 16 only
+(``model.shape_max_res``), the shape is mirror-symmetric
+(``model.shape_symmetry``), the size constraint (eq 14) is off
+(``model.size_constraint``: with it on, depth and normal errors were worse
+in both seeds tried, with it off better in all three), a smoothness prior
+between neighbouring faces is on (``train.smooth_weight=100``: lower depth
+and normal errors in three seeds of three, 2026-11-29), and, since
+2026-11-29 evening, the discriminator is twice as wide
+(``model.d_channel_base=2048``, ``d_channel_max=128``), G's images are
+rendered at 64 x 64 and averaged to 32 (``render.supersample=2``,
+``render.window=6``) and R1's weight is 1.0 (``train.r1_gamma``): together
+lower depth and normal errors than without them in each of three seeds.
+Set ``--config.model.shape_max_res=0 --config.model.shape_symmetry=False
+--config.train.smooth_weight=0`` and the ``size`` variant for the paper's
+generator. At this budget the Chamfer distances to the data beat every
+baseline, but depth does not beat a hand-made sphere cap. Longer runs,
+``--config.train.total_steps=N``, have so far made the shapes worse.
 
 Run:
   python -m launch.train --config=configs/synthetic.py --workdir=/tmp/gan3d_syn

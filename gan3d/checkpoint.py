@@ -104,7 +104,8 @@ INIT_ONLY_KEYS = ('model.shape_init_scale',)
 # record without the key matches a config with that value.
 ADDED_KEYS = {'model.base_template': '', 'model.shape_branch': 'shared', 'light.tilt_deg': 0.0,
               'model.texture_offset': 0.0, 'light.leak': 0.0,
-              'light.bounded_albedo': False, 'render.supersample': 1}
+              'light.bounded_albedo': False, 'render.supersample': 1,
+              'model.base_wrap_deg': 120.0}
 
 
 def _model_part(d: dict) -> dict:

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 SHAPE_PARAMS = ('raw', 'offset_disc', 'offset_hemisphere', 'offset_paraboloid',
-                'offset_template')
+                'offset_sphere', 'offset_template')
 # model.shape_branch: 'shared' (the shape channels are toRGB outputs of G_o's
 # own blocks, the paper) or 'separate' (a tower of their own,
 # gan3d.models.synthesis).
@@ -132,7 +132,7 @@ def size_constraint(s: jax.Array, s_max: float) -> jax.Array:
 
 @functools.lru_cache(maxsize=64)
 def base_surface(n: int, kind: str, radius: float = 1.0, height: float = 1.0,
-                 zero_radius: float = 1.0) -> np.ndarray:
+                 zero_radius: float = 1.0, wrap_deg: float = 120.0) -> np.ndarray:
   """A base shape image ``[n, n, 3]`` (float32) for ``shape_param``.
 
   Pixel (i, j) sits at ``x = radius * ((j + 0.5) / n * 2 - 1)``,
@@ -147,10 +147,28 @@ def base_surface(n: int, kind: str, radius: float = 1.0, height: float = 1.0,
     zero_radius^2)`` at the rim). With height 0.5 and zero radius 0.8 it is
     the sphere-cap baseline of `gan3d.eval.baselines` (same height and
     z = 0 circle) continued behind the z = 0 plane;
+  * 'sphere': the grid wrapped onto the ball of ``radius`` about the origin
+    (a head-like start): the pixel at grid radius ``rho = sqrt(u^2 + v^2)``
+    (u, v in [-1, 1] as above, before the radius) goes to polar angle
+    ``theta = rho * wrap_deg`` from +z at azimuth atan2(v, u), so the
+    centre faces the camera, the equator is at ``rho = 90 / wrap_deg`` and
+    the disc's rim wraps behind it (with the default 120 degrees, to
+    ``z = radius cos 120 = -radius / 2``). theta is capped at 180 degrees
+    (the grid's corners, outside the mesh's disc);
   * 'raw': zeros (the generator predicts coordinates directly).
   """
   if kind == 'raw':
     return np.zeros((n, n, 3), np.float32)
+  if kind == 'sphere':
+    if not 0.0 < wrap_deg <= 180.0:
+      raise ValueError(f'sphere wrap_deg must be in (0, 180], got {wrap_deg}')
+    g = (np.arange(n) + 0.5) / n * 2.0 - 1.0
+    u = np.broadcast_to(g[None, :], (n, n)).astype(np.float64)
+    v = np.broadcast_to(-g[:, None], (n, n)).astype(np.float64)
+    rho = np.hypot(u, v)                      # > 0: pixel centres miss the origin
+    theta = np.minimum(rho * np.deg2rad(wrap_deg), np.pi)
+    ring = radius * np.sin(theta) / rho
+    return np.stack([ring * u, ring * v, radius * np.cos(theta)], axis=-1).astype(np.float32)
   c = ((np.arange(n) + 0.5) / n * 2.0 - 1.0) * radius
   x = np.broadcast_to(c[None, :], (n, n))
   y = np.broadcast_to(-c[:, None], (n, n))
@@ -163,7 +181,8 @@ def base_surface(n: int, kind: str, radius: float = 1.0, height: float = 1.0,
       raise ValueError(f'paraboloid zero_radius must be > 0, got {zero_radius}')
     z = height * (1.0 - (x ** 2 + y ** 2) / zero_radius ** 2)
   else:
-    raise ValueError(f"unknown base surface {kind!r} (expected raw|disc|hemisphere|paraboloid)")
+    raise ValueError(f"unknown base surface {kind!r} (expected "
+                     "raw|disc|hemisphere|paraboloid|sphere)")
   return np.stack([x, y, z], axis=-1).astype(np.float32)
 
 
@@ -247,7 +266,9 @@ def build_shape_image(raw_shape: jax.Array, model_cfg: Any) -> jax.Array:
     kind = param[len('offset_'):]
     shape = ((float(model_cfg.base_height), float(model_cfg.base_zero_radius))
              if kind == 'paraboloid' else ())
-    base = base_surface(n, kind, float(model_cfg.base_radius), *shape)
+    wrap = ({'wrap_deg': float(model_cfg.get('base_wrap_deg', 120.0))}
+            if kind == 'sphere' else {})
+    base = base_surface(n, kind, float(model_cfg.base_radius), *shape, **wrap)
     s = s + jnp.asarray(base, s.dtype)
   if bool(model_cfg.size_constraint):
     s = size_constraint(s, float(model_cfg.s_max))

@@ -142,6 +142,41 @@ def test_paraboloid_base():
     rep.base_surface(n, 'paraboloid', 1.0, 0.5, 0.0)
 
 
+@pytest.mark.parametrize('radius,wrap', [(1.0, 120.0), (0.8, 90.0), (0.8, 150.0)])
+def test_sphere_base(radius, wrap):
+  """'sphere': every pixel lies on the ball of the radius; the polar angle
+  from +z is the grid radius times wrap_deg (capped at 180); the azimuth is
+  the grid's; the result is mirror-symmetric in x."""
+  n = 16
+  b = rep.base_surface(n, 'sphere', radius, wrap_deg=wrap).astype(np.float64)
+  np.testing.assert_allclose(np.linalg.norm(b, axis=-1), radius, rtol=1e-5)
+  g = (np.arange(n) + 0.5) / n * 2 - 1
+  u, v = np.meshgrid(g, -g)
+  rho = np.hypot(u, v)
+  theta = np.arccos(np.clip(b[..., 2] / radius, -1, 1))
+  np.testing.assert_allclose(theta, np.minimum(rho * np.deg2rad(wrap), np.pi), atol=1e-3)
+  inner = rho * wrap < 179.0
+  np.testing.assert_allclose(np.arctan2(b[..., 1], b[..., 0])[inner],
+                             np.arctan2(v, u)[inner], atol=1e-4)
+  np.testing.assert_allclose(b[:, ::-1, 0], -b[..., 0], atol=1e-6)
+  np.testing.assert_allclose(b[:, ::-1, 1:], b[..., 1:], atol=1e-6)
+  disc = rho <= 1.0
+  # the rim of the mesh's disc reaches about wrap degrees from the pole
+  assert np.degrees(theta[disc].max()) == pytest.approx(min(wrap * rho[disc].max(), 180), abs=0.5)
+  with pytest.raises(ValueError, match='wrap_deg'):
+    rep.base_surface(n, 'sphere', 1.0, wrap_deg=0.0)
+
+
+def test_sphere_base_through_build_shape_image():
+  """shape_param='offset_sphere' with a zero network output is the base of
+  model.base_radius and model.base_wrap_deg."""
+  n = 8
+  cfg = _cfg(shape_pyramid_levels=1, shape_param='offset_sphere', base_radius=0.8,
+             base_wrap_deg=100.0)
+  s = rep.build_shape_image(jnp.zeros((1, n, n, 3)), cfg)
+  np.testing.assert_allclose(s[0], rep.base_surface(n, 'sphere', 0.8, wrap_deg=100.0), atol=1e-6)
+
+
 def test_offset_template(tmp_path):
   """'offset_template' adds the network's offsets to the shape image in
   model.base_template; a missing, misshapen or non-finite file is an error

@@ -25,8 +25,9 @@ MODEL_KEYS = {
     'size_constraint': 'apply eq 14 to the final coordinates (paper: True)',
     's_max': 'size bound of eq 14 (paper: 1.3)',
     'shape_param': "'raw' (the generator predicts coordinates, the paper), "
-                   "'offset_disc', 'offset_hemisphere' or 'offset_paraboloid' (offset "
-                   "from a base surface, representation.base_surface), 'offset_template' "
+                   "'offset_disc', 'offset_hemisphere', 'offset_paraboloid' or "
+                   "'offset_sphere' (offset from a base surface, "
+                   "representation.base_surface), 'offset_template' "
                    "(offset from the shape image in model.base_template)",
     'base_template': "a .npy [N, N, 3] shape image, the base of shape_param "
                      "'offset_template' (e.g. benchmarks/face_template.py); '' otherwise",
@@ -39,6 +40,9 @@ MODEL_KEYS = {
                    'extent of every base surface)',
     'base_height': "height of the 'offset_paraboloid' base at its centre (object units)",
     'base_zero_radius': "radius at which the 'offset_paraboloid' base crosses z = 0",
+    'base_wrap_deg': "polar angle (degrees) from +z that the rim of the 'offset_sphere' "
+                     "base reaches on its ball (90 = the front hemisphere; more wraps "
+                     "the rim behind the equator, like a head's sides)",
     'shape_symmetry': 'mirror-symmetric shapes about the object y-z plane (x -> -x); '
                       'False in the paper',
     'shape_max_res': "highest G_o synthesis resolution (G_o runs at 2N) whose toRGB "
@@ -81,6 +85,7 @@ def model_config(variant: str = 'paper') -> ml_collections.ConfigDict:
   c.base_template = ''
   c.base_height = 0.5
   c.base_zero_radius = 0.8
+  c.base_wrap_deg = 120.0
   c.shape_max_res = 0
   c.shape_symmetry = False
   c.shape_branch = 'shared'
