@@ -10,8 +10,17 @@ prints per set
   tilt         mean angle (degrees) between each sample's mask-averaged normal
                and +z: how far the shapes look away from the camera;
   tilt_x/y_std spread of the normal's x / y components over the samples;
-  pixels       mean covered pixels;
+  pixels       mean covered pixels (the crisp coverage of both: for the
+               ground truth its canonical depth's mask, not the smaller
+               mask of pixels with normals, whose 4 neighbours are all on
+               the face; before 2026-11-29 night this reported the latter,
+               about 423 pixels against 492 for the faces' coverage);
   centre_normal  mean_normal inside the central disc (r < 0.3 N) only;
+  pixels_by_yaw  mean covered pixels of the real test photos and of the
+               generated images (at their own viewpoints, as in training) in
+               three equal bins of |yaw| up to the prior's largest: a head
+               whose sides recede shows more of itself turned than from the
+               front, a wide flat shell less, at the same mean;
   shadowed     the fraction of covered pixels in attached shadow (n . l <= 0)
                under the data's lights (`shadowed`, `data_lights`);
   mesh_lean    (generated only) the mean `losses.mesh_lean` of the meshes,
@@ -103,6 +112,18 @@ def data_lights(config, num: int = 256) -> np.ndarray:
                     np.float64)
 
 
+def pixels_by_yaw(mask: np.ndarray, viewpoint: np.ndarray, max_yaw_deg: float,
+                  bins: int = 3) -> list:
+  """Mean covered pixels of ``mask [B, H, W]`` per bin of |yaw| (``viewpoint
+  [B, 2]`` radians): ``bins`` equal bins of [0, max_yaw_deg] (the last one
+  closed); None for an empty bin."""
+  yaw = np.abs(np.degrees(np.asarray(viewpoint)[:, 0]))
+  idx = np.minimum((yaw / max_yaw_deg * bins).astype(int), bins - 1)
+  px = np.asarray(mask).reshape(len(yaw), -1).sum(1)
+  return [round(float(px[idx == i].mean()), 1) if np.any(idx == i) else None
+          for i in range(bins)]
+
+
 def mean_map(normals: np.ndarray, mask: np.ndarray):
   m = mask[..., None].astype(np.float64)
   return (normals * m).sum(0) / np.maximum(m.sum(0), 1.0), mask.mean(0)
@@ -142,13 +163,23 @@ def main(argv):
     out[key]['centre_normal'] = inner['mean_normal']
   lights = data_lights(c)
   out['ground_truth']['shadowed'] = shadowed(r_n, r_mask, lights)
+  # Coverage: the ground truth's full mask (r_mask has normals only where
+  # all 4 neighbours are on the face, about one pixel less all round).
+  r_full = np.asarray(ref['mask'])
+  out['ground_truth']['pixels'] = round(float(r_full.sum((1, 2)).mean()), 1)
   out['generator']['shadowed'] = shadowed(g_n, g_mask, lights)
   out['image_centre'] = {
       'real': centre_brightness(ev.load_real_images(c, 'test', _NUM.value)),
       'generator': centre_brightness(s['image'])}
+  max_yaw = float(np.max(np.abs(c.viewpoint.yaw_range_deg)))
+  out['pixels_by_yaw'] = {
+      'bins_deg': [round(max_yaw * i / 3, 1) for i in range(4)],
+      'real': pixels_by_yaw(gt['mask'], gt['viewpoint'], max_yaw),
+      'generator': pixels_by_yaw(s['view_mask'] > 0.5, s['viewpoint'], max_yaw)}
   g_avg, g_cov = mean_map(g_n, g_mask)
-  r_avg, r_cov = mean_map(r_n, r_mask)
-  both = (g_cov > 0.5) & (r_cov > 0.5)
+  r_avg, r_ncov = mean_map(r_n, r_mask)
+  r_cov = r_full.mean(0)
+  both = (g_cov > 0.5) & (r_ncov > 0.5)
   # The evaluation's MAD of the two mean maps, over the pixels both cover.
   out['mean_map_angle'] = (
       round(float(geometry.mad(g_avg[None], r_avg[None], both[None])[0]), 2)

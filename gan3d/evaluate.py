@@ -297,14 +297,16 @@ def generate_eval_set(params: PyTree, w_avg: PyTree, config: ml_collections.Conf
   light. Returns numpy: image [S, N, N, 3] in [-1, 1] at the prior
   viewpoint; depth, alpha [S, N, N] and normals [S, N, N, 3] of the
   same mesh at the canonical viewpoint (0, 0); lean [S], `losses.mesh_lean`
-  of each mesh. ``alpha`` is the crisp
+  of each mesh; viewpoint [S, 2] (yaw, pitch radians) of ``image`` and
+  view_mask [S, N, N], the crisp coverage there. ``alpha`` is the crisp
   coverage: the soft layer's halo has no depth, so the 3D metrics use the
   crisp surface only.
   """
   from gan3d.render import camera  # pylint: disable=g-import-not-at-top
   num, bs, zd = int(ecfg.num_samples), int(ecfg.batch_size), int(config.model.z_dim)
   chunks = range(math.ceil(num / bs))
-  out = {k: [] for k in ('image', 'depth', 'alpha', 'normals', 'lean')}
+  out = {k: [] for k in ('image', 'depth', 'alpha', 'normals', 'lean', 'viewpoint',
+                          'view_mask')}
   for c in _progress(chunks, desc, progress):
     k = jax.random.fold_in(rng, c)
     k_zo, k_zb, k_view, k_syn, k_light = (jax.random.fold_in(k, i) for i in range(5))
@@ -319,6 +321,8 @@ def generate_eval_set(params: PyTree, w_avg: PyTree, config: ml_collections.Conf
     prior = render_batch(*args, vp, sc['faces'], sc['uv'], config, lights)
     canon = render_batch(*args, np.zeros((bs, 2), np.float32), sc['faces'], sc['uv'], config)
     out['image'].append(prior['image'])
+    out['viewpoint'].append(np.asarray(vp))
+    out['view_mask'].append(prior['mask'])
     out['depth'].append(canon['depth'])
     out['normals'].append(canon['normals'])
     out['alpha'].append(canon['mask'])

@@ -1,5 +1,5 @@
-"""`benchmarks.canonical_view.centre_brightness`: the brightness summary the
-README's lighting study quotes."""
+"""`benchmarks.canonical_view`: the brightness summary the README's lighting
+study quotes, and the coverage per yaw bin."""
 import numpy as np
 
 from benchmarks import canonical_view
@@ -21,3 +21,15 @@ def test_centre_brightness_mean_and_top_minus_bottom():
   brighter = img.copy()
   brighter[1, disc] += 0.2
   np.testing.assert_allclose(canonical_view.centre_brightness(brighter)['std'], 0.1, atol=1e-4)
+
+
+def test_pixels_by_yaw_bins_by_absolute_yaw():
+  n = 8
+  mask = np.zeros((5, n, n), bool)
+  for i, k in enumerate((4, 6, 10, 20, 30)):
+    mask[i].flat[:k] = True
+  yaw = np.radians([-5.0, 10.0, 20.0, -44.0, 45.0])
+  view = np.stack([yaw, np.zeros(5)], 1)
+  # bins [0, 15), [15, 30), [30, 45]: the sign of the yaw does not matter
+  assert canonical_view.pixels_by_yaw(mask, view, 45.0) == [5.0, 10.0, 25.0]
+  assert canonical_view.pixels_by_yaw(mask[:2], view[:2], 45.0) == [5.0, None, None]

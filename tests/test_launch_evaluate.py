@@ -202,3 +202,40 @@ def test_eval_set_reports_each_meshs_lean(tiny_run):
   sc = evaluate.synthesize_scenes(params, ws, k_syn, config, bool(ecfg.noise))
   want = np.asarray(losses.mesh_lean(sc['vertices'], sc['faces']))[:3]
   np.testing.assert_allclose(s['lean'], want, rtol=1e-5, atol=1e-7)
+
+
+def test_eval_set_keeps_each_images_viewpoint_and_coverage(tiny_run):
+  """``viewpoint [S, 2]`` lies in the prior's ranges and ``view_mask [S, N,
+  N]`` is the crisp coverage of the sample's mesh at that viewpoint: 0/1,
+  and a render of the same mesh at another viewpoint covers other pixels."""
+  config, _ = tiny_run
+  ecfg = evaluate.resolve_eval_config(config, num_samples=3)
+  params = evaluate.untrained_generator(config)
+  s = evaluate.generate_eval_set(params, models.init_w_avg(config), config, ecfg,
+                                 jax.random.PRNGKey(0), progress=False)
+  n = int(config.resolution)
+  assert s['viewpoint'].shape == (3, 2) and s['view_mask'].shape == (3, n, n)
+  yaw, pitch = np.degrees(s['viewpoint']).T
+  lo, hi = config.viewpoint.yaw_range_deg
+  assert np.all((yaw >= lo) & (yaw <= hi))
+  lo, hi = config.viewpoint.pitch_range_deg
+  assert np.all((pitch >= lo) & (pitch <= hi))
+  assert set(np.unique(s['view_mask'])) <= {0.0, 1.0}
+  assert np.all(s['view_mask'].sum((1, 2)) > 0)
+  # the same meshes re-rendered at their viewpoints give the same coverage
+  k = jax.random.fold_in(jax.random.PRNGKey(0), 0)
+  k_zo, k_zb, _, k_syn, _ = (jax.random.fold_in(k, i) for i in range(5))
+  zd, bs = int(config.model.z_dim), int(ecfg.batch_size)
+  ws = evaluate.map_styles(params, jax.random.normal(k_zo, (bs, zd)),
+                           jax.random.normal(k_zb, (bs, zd)), models.init_w_avg(config),
+                           float(ecfg.truncation_psi), config)
+  sc = evaluate.synthesize_scenes(params, ws, k_syn, config, bool(ecfg.noise))
+  vp = np.zeros((bs, 2), np.float32)
+  vp[:3] = s['viewpoint']
+  again = evaluate.render_batch(sc['vertices'], sc['texture'], sc['background'], vp,
+                                sc['faces'], sc['uv'], config)
+  np.testing.assert_array_equal(again['mask'][:3], s['view_mask'])
+  vp[:3, 0] += np.radians(40.0)
+  other = evaluate.render_batch(sc['vertices'], sc['texture'], sc['background'], vp,
+                                sc['faces'], sc['uv'], config)
+  assert np.any(other['mask'][:3] != s['view_mask'])
