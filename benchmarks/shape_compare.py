@@ -137,3 +137,17 @@ def rms_relief_difference(depth_gen, depth_true, valid) -> float:
   mean = dz.sum(axis=(1, 2))[ok] / n[ok]
   sq = (np.where(valid, dz, 0.0)[ok] - np.where(valid[ok], mean[:, None, None], 0.0)) ** 2
   return float(np.mean(np.sqrt(sq.sum(axis=(1, 2)) / n[ok])))
+
+
+def row_profile(shape_images: np.ndarray, row: int) -> tuple[list, list]:
+  """Mean x and z (object units) over the batch of ``shape_images [B, N, N,
+  3]`` along ``row``, from the centre column N/2 to the right edge: the
+  side profile of the shapes at that height (does the surface recede at
+  its sides?)."""
+  v = np.asarray(shape_images, np.float64)
+  n = v.shape[1]
+  if not 0 <= row < n:
+    raise ValueError(f'row {row} outside the shape image of {n} rows')
+  half = v[:, row, n // 2:, :].mean(0)
+  return ([round(float(a), 3) for a in half[:, 0]],
+          [round(float(a), 3) for a in half[:, 2]])

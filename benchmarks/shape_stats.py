@@ -14,7 +14,11 @@ view) it reports, over the vertices inside the shape image's central disc:
   zrange      mean max(z) - min(z)
 
 and, with --gt, the same numbers for 64 ground-truth face meshes of the
-config's synthetic data (`gan3d.data.faces`).
+config's synthetic data (`gan3d.data.faces`). ``--profile_rows`` prints,
+for each listed row of the shape image, the mean x and z from the centre
+column to the edge (`shape_compare.row_profile`) of the samples and, with
+--gt, of the ground-truth faces at the same grid points: whether the sides
+recede behind z = 0 as the faces' do.
 
 Run:
   python -m benchmarks.shape_stats --config=configs/synthetic.py \
@@ -41,6 +45,7 @@ _WORKDIR = flags.DEFINE_string('workdir', None, 'run directory (checkpoints/)')
 _STEPS = flags.DEFINE_list('steps', [], "checkpoint steps, or 'init'")
 _GT = flags.DEFINE_bool('gt', False, 'also report the ground-truth faces')
 _NUM = flags.DEFINE_integer('num', 64, 'samples per row')
+_ROWS = flags.DEFINE_list('profile_rows', [], 'shape-image rows to print side profiles of')
 
 
 def shape_stats(v: np.ndarray) -> dict:
@@ -82,6 +87,16 @@ def main(argv):
         faces.sample_face_params(jax.random.PRNGKey(100 + i), dict(spec.face)),
         spec.mesh_res, spec.disc_radius, spec.fit_radius))[inside] for i in range(b)]
     print('gt', json.dumps(shape_stats(np.stack(gt))))
+    if _ROWS.value:
+      n = int(c.resolution)
+      g = (jnp.arange(n, dtype=jnp.float32) + 0.5) / n * 2.0 - 1.0
+      pu, pv = jnp.meshgrid(g, -g)        # the shape image's pixel centres
+      grid = np.stack([np.asarray(faces.face_points(
+          faces.sample_face_params(jax.random.PRNGKey(100 + i), dict(spec.face)),
+          pu, pv, spec.disc_radius, spec.fit_radius)) for i in range(b)])
+      for r in _ROWS.value:
+        x, z = shape_compare.row_profile(grid, int(r))
+        print('gt', json.dumps({'row': int(r), 'x': x, 'z': z}))
   key = jax.random.PRNGKey(1)
   z_o = jax.random.normal(key, (b, c.model.z_dim))
   z_b = jax.random.normal(jax.random.fold_in(key, 1), (b, c.model.z_dim))
@@ -90,7 +105,12 @@ def main(argv):
   for s in _STEPS.value:
     params, _ = shape_compare.generator_at(c, _WORKDIR.value, s)
     _, scene = gen(params, z_o, z_b, view, jax.random.PRNGKey(2))
-    print(s, json.dumps(shape_stats(disc_vertices(np.asarray(scene['vertices'])))))
+    v = np.asarray(scene['vertices'])
+    print(s, json.dumps(shape_stats(disc_vertices(v))))
+    n = int(round(np.sqrt(v.shape[1])))
+    for r in _ROWS.value:
+      x, z = shape_compare.row_profile(v.reshape(len(v), n, n, 3), int(r))
+      print(s, json.dumps({'row': int(r), 'x': x, 'z': z}))
 
 
 if __name__ == '__main__':

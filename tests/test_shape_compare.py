@@ -94,3 +94,15 @@ def test_rms_relief_difference_ignores_offsets():
   assert shape_compare.rms_relief_difference(gen, true, valid) == pytest.approx(0.0)
   gen[:, 1, 1:3] += 0.1                            # half the pixels 0.1 farther
   assert shape_compare.rms_relief_difference(gen, true, valid) == pytest.approx(0.05)
+
+
+def test_row_profile_of_a_hemisphere():
+  n = 16
+  s = representation.base_surface(n, 'hemisphere', 1.0)
+  x, z = shape_compare.row_profile(np.stack([s, s]), n // 2)
+  assert len(x) == n // 2
+  np.testing.assert_allclose(x, s[n // 2, n // 2:, 0], atol=1e-3)
+  y = s[n // 2, 0, 1]
+  np.testing.assert_allclose(z, np.sqrt(np.maximum(1 - np.square(x) - y * y, 0)), atol=2e-3)
+  with pytest.raises(ValueError, match='row'):
+    shape_compare.row_profile(s[None], n)
