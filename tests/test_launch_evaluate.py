@@ -181,6 +181,18 @@ def test_format_table_without_geometry_or_baselines():
   assert 'fid' in table and '3D metric' not in table and 'kid_std' not in table
 
 
+def _first_chunk_scenes(config, ecfg, params):
+  """The scenes of `generate_eval_set`'s first batch with key PRNGKey(0),
+  rebuilt from the same latents (its key schedule)."""
+  k = jax.random.fold_in(jax.random.PRNGKey(0), 0)
+  k_zo, k_zb, _, k_syn, _ = (jax.random.fold_in(k, i) for i in range(5))
+  zd, bs = int(config.model.z_dim), int(ecfg.batch_size)
+  ws = evaluate.map_styles(params, jax.random.normal(k_zo, (bs, zd)),
+                           jax.random.normal(k_zb, (bs, zd)), models.init_w_avg(config),
+                           float(ecfg.truncation_psi), config)
+  return evaluate.synthesize_scenes(params, ws, k_syn, config, bool(ecfg.noise))
+
+
 def test_eval_set_reports_each_meshs_lean(tiny_run):
   """`generate_eval_set` returns ``lean [S]``: `losses.mesh_lean` of each
   sample's mesh (what canonical_view prints and train.lean_weight penalises)."""
@@ -193,13 +205,7 @@ def test_eval_set_reports_each_meshs_lean(tiny_run):
   assert s['lean'].shape == (3,) and np.all(np.isfinite(s['lean']))
   assert np.all(np.abs(s['lean']) < 1.0)
   # The same numbers from the samples' meshes, rebuilt from the same latents.
-  k = jax.random.fold_in(jax.random.PRNGKey(0), 0)
-  k_zo, k_zb, _, k_syn, _ = (jax.random.fold_in(k, i) for i in range(5))
-  zd, bs = int(config.model.z_dim), int(ecfg.batch_size)
-  ws = evaluate.map_styles(params, jax.random.normal(k_zo, (bs, zd)),
-                           jax.random.normal(k_zb, (bs, zd)), models.init_w_avg(config),
-                           float(ecfg.truncation_psi), config)
-  sc = evaluate.synthesize_scenes(params, ws, k_syn, config, bool(ecfg.noise))
+  sc = _first_chunk_scenes(config, ecfg, params)
   want = np.asarray(losses.mesh_lean(sc['vertices'], sc['faces']))[:3]
   np.testing.assert_allclose(s['lean'], want, rtol=1e-5, atol=1e-7)
 
@@ -223,14 +229,8 @@ def test_eval_set_keeps_each_images_viewpoint_and_coverage(tiny_run):
   assert set(np.unique(s['view_mask'])) <= {0.0, 1.0}
   assert np.all(s['view_mask'].sum((1, 2)) > 0)
   # the same meshes re-rendered at their viewpoints give the same coverage
-  k = jax.random.fold_in(jax.random.PRNGKey(0), 0)
-  k_zo, k_zb, _, k_syn, _ = (jax.random.fold_in(k, i) for i in range(5))
-  zd, bs = int(config.model.z_dim), int(ecfg.batch_size)
-  ws = evaluate.map_styles(params, jax.random.normal(k_zo, (bs, zd)),
-                           jax.random.normal(k_zb, (bs, zd)), models.init_w_avg(config),
-                           float(ecfg.truncation_psi), config)
-  sc = evaluate.synthesize_scenes(params, ws, k_syn, config, bool(ecfg.noise))
-  vp = np.zeros((bs, 2), np.float32)
+  sc = _first_chunk_scenes(config, ecfg, params)
+  vp = np.zeros((int(ecfg.batch_size), 2), np.float32)
   vp[:3] = s['viewpoint']
   again = evaluate.render_batch(sc['vertices'], sc['texture'], sc['background'], vp,
                                 sc['faces'], sc['uv'], config)
