@@ -63,8 +63,11 @@ _NUM = flags.DEFINE_integer('num', 64, 'samples and ground-truth shapes')
 _OUT = flags.DEFINE_string('out', None, 'optional PNG of the normal maps')
 
 
-def orientation(normals: np.ndarray, mask: np.ndarray) -> dict:
-  """normals [B, H, W, 3], mask [B, H, W] -> the numbers of the docstring."""
+def orientation(normals: np.ndarray, mask: np.ndarray,
+                coverage: np.ndarray | None = None) -> dict:
+  """normals [B, H, W, 3], mask [B, H, W] -> the numbers of the docstring;
+  ``pixels`` counts ``coverage`` [B, H, W] where given (the ground truth's
+  normals cover less than its surface), else ``mask``."""
   m = mask[..., None].astype(np.float64)
   mean_n = (normals * m).sum((1, 2)) / np.maximum(m.sum((1, 2)), 1.0)
   tilt = np.degrees(np.arctan2(np.hypot(mean_n[:, 0], mean_n[:, 1]), mean_n[:, 2]))
@@ -72,7 +75,7 @@ def orientation(normals: np.ndarray, mask: np.ndarray) -> dict:
               tilt=round(float(tilt.mean()), 2),
               tilt_x_std=round(float(mean_n[:, 0].std()), 4),
               tilt_y_std=round(float(mean_n[:, 1].std()), 4),
-              pixels=round(float(mask.sum((1, 2)).mean()), 1))
+              pixels=round(float((mask if coverage is None else coverage).sum((1, 2)).mean()), 1))
 
 
 def centre_brightness(images: np.ndarray) -> dict:
@@ -151,7 +154,10 @@ def main(argv):
   g_mask = np.asarray(s['alpha']) > ecfg.geometry.alpha_threshold
   g_n = np.asarray(s['normals'], np.float64)
   r_n, r_mask = np.asarray(ref['normals'], np.float64), np.asarray(ref['normal_mask'])
-  out = {'step': step, 'ground_truth': orientation(r_n, r_mask),
+  # Coverage: the ground truth's full mask (r_mask has normals only where
+  # all 4 neighbours are on the face, about one pixel less all round).
+  r_full = np.asarray(ref['mask'])
+  out = {'step': step, 'ground_truth': orientation(r_n, r_mask, coverage=r_full),
          'generator': orientation(g_n, g_mask)}
   # The lean that train.lean_weight penalises (mean unit face normal y).
   out['generator']['mesh_lean'] = round(float(np.mean(s['lean'])), 4)
@@ -163,10 +169,6 @@ def main(argv):
     out[key]['centre_normal'] = inner['mean_normal']
   lights = data_lights(c)
   out['ground_truth']['shadowed'] = shadowed(r_n, r_mask, lights)
-  # Coverage: the ground truth's full mask (r_mask has normals only where
-  # all 4 neighbours are on the face, about one pixel less all round).
-  r_full = np.asarray(ref['mask'])
-  out['ground_truth']['pixels'] = round(float(r_full.sum((1, 2)).mean()), 1)
   out['generator']['shadowed'] = shadowed(g_n, g_mask, lights)
   out['image_centre'] = {
       'real': centre_brightness(ev.load_real_images(c, 'test', _NUM.value)),

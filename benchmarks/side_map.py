@@ -74,13 +74,11 @@ def main(argv):
     sets[f'step {s}'] = ev.generate_eval_set(params, w_avg, config, ecfg, k_gen,
                                              desc=f'step {s}')
   for name, generated in sets.items():
-    mask = np.asarray(generated['alpha']) > g.alpha_threshold
-    keep = mask.reshape(mask.shape[0], -1).any(axis=1)
-    sub = {k: np.asarray(generated[k])[keep] for k in ('depth', 'normals', 'alpha')}
+    _, sub = ev.covered_samples(generated, ecfg)
     m = geometry.evaluate_geometry(sub, test, k_geo, g, return_matches=True)
     match = m['nearest_reference']
     r, valid = geometry.side_residuals(sub['depth'], ref['depth'][match],
-                                       mask[keep] & ref['mask'][match])
+                                       (sub['alpha'] > g.alpha_threshold) & ref['mask'][match])
     rings = shape_compare.border_rings(ref['mask'][match], _RINGS.value)
     vert, horiz = shape_compare.line_profiles(r, valid, _BAND.value)
     dz = shape_compare.rms_relief_difference(sub['depth'], ref['depth'][match], valid)

@@ -390,18 +390,25 @@ def geometry_metrics(generated: Dict[str, np.ndarray], gt: Dict[str, np.ndarray]
   at least one pixel; ``empty_rate`` is the fraction that covers none (they
   are left out of every other number)."""
   from gan3d.eval import geometry  # pylint: disable=g-import-not-at-top
-  g = ecfg.geometry
-  mask = np.asarray(generated['alpha']) > g.alpha_threshold
-  keep = mask.reshape(mask.shape[0], -1).any(axis=1)
+  keep, sub = covered_samples(generated, ecfg)
   out = {'empty_rate': float(1.0 - keep.mean())}
   if not keep.any():
     nan = float('nan')
     out.update(mmd_cd=nan, coverage=0.0, side=nan, mad=nan, side_num_valid=0,
                mad_num_valid=0, hollow_rate=nan)
     return out
-  sub = {k: np.asarray(generated[k])[keep] for k in ('depth', 'normals', 'alpha')}
-  out.update(geometry.evaluate_geometry(sub, gt, rng, g))
+  out.update(geometry.evaluate_geometry(sub, gt, rng, ecfg.geometry))
   return out
+
+
+def covered_samples(generated: Dict[str, np.ndarray], ecfg: ml_collections.ConfigDict
+                    ) -> tuple[np.ndarray, Dict[str, np.ndarray]]:
+  """(keep [S] bool, the depth, normals and alpha of the kept samples): the
+  samples whose canonical render covers at least one pixel (alpha above
+  ``ecfg.geometry.alpha_threshold``), the ones `geometry_metrics` scores."""
+  mask = np.asarray(generated['alpha']) > ecfg.geometry.alpha_threshold
+  keep = mask.reshape(mask.shape[0], -1).any(axis=1)
+  return keep, {k: np.asarray(generated[k])[keep] for k in ('depth', 'normals', 'alpha')}
 
 
 def _baseline_cache_path(ecfg: ml_collections.ConfigDict, gt: Dict[str, np.ndarray],

@@ -33,3 +33,16 @@ def test_pixels_by_yaw_bins_by_absolute_yaw():
   # bins [0, 15), [15, 30), [30, 45]: the sign of the yaw does not matter
   assert canonical_view.pixels_by_yaw(mask, view, 45.0) == [5.0, 10.0, 25.0]
   assert canonical_view.pixels_by_yaw(mask[:2], view[:2], 45.0) == [5.0, None, None]
+
+
+def test_orientation_counts_pixels_from_the_coverage_when_given():
+  n = 6
+  normals = np.zeros((2, n, n, 3))
+  normals[..., 2] = 1.0
+  cover = np.zeros((2, n, n), bool)
+  cover[:, 1:5, 1:5] = True
+  inner = np.zeros_like(cover)
+  inner[:, 2:4, 2:4] = True
+  assert canonical_view.orientation(normals, inner)['pixels'] == 4.0
+  out = canonical_view.orientation(normals, inner, coverage=cover)
+  assert out['pixels'] == 16.0 and out['tilt'] == 0.0
