@@ -159,19 +159,19 @@ def base_surface(n: int, kind: str, radius: float = 1.0, height: float = 1.0,
   """
   if kind == 'raw':
     return np.zeros((n, n, 3), np.float32)
+  g = (np.arange(n) + 0.5) / n * 2.0 - 1.0
+  u = np.broadcast_to(g[None, :], (n, n))        # grid coordinates in [-1, 1]
+  v = np.broadcast_to(-g[:, None], (n, n))
   if kind == 'sphere':
     if not 0.0 < wrap_deg <= 180.0:
       raise ValueError(f'sphere wrap_deg must be in (0, 180], got {wrap_deg}')
-    g = (np.arange(n) + 0.5) / n * 2.0 - 1.0
-    u = np.broadcast_to(g[None, :], (n, n)).astype(np.float64)
-    v = np.broadcast_to(-g[:, None], (n, n)).astype(np.float64)
-    rho = np.hypot(u, v)                      # > 0: pixel centres miss the origin
+    rho = np.hypot(u, v)                      # 0 at the centre pixel of an odd n
     theta = np.minimum(rho * np.deg2rad(wrap_deg), np.pi)
-    ring = radius * np.sin(theta) / rho
+    # sin(theta) / rho, whose limit at rho = 0 is the wrap in radians.
+    ring = radius * np.where(rho > 0, np.sin(theta) / np.maximum(rho, 1e-30),
+                             np.deg2rad(wrap_deg))
     return np.stack([ring * u, ring * v, radius * np.cos(theta)], axis=-1).astype(np.float32)
-  c = ((np.arange(n) + 0.5) / n * 2.0 - 1.0) * radius
-  x = np.broadcast_to(c[None, :], (n, n))
-  y = np.broadcast_to(-c[:, None], (n, n))
+  x, y = u * radius, v * radius
   if kind == 'disc':
     z = np.zeros((n, n))
   elif kind == 'hemisphere':
@@ -266,8 +266,7 @@ def build_shape_image(raw_shape: jax.Array, model_cfg: Any) -> jax.Array:
     kind = param[len('offset_'):]
     shape = ((float(model_cfg.base_height), float(model_cfg.base_zero_radius))
              if kind == 'paraboloid' else ())
-    wrap = ({'wrap_deg': float(model_cfg.get('base_wrap_deg', 120.0))}
-            if kind == 'sphere' else {})
+    wrap = {'wrap_deg': float(model_cfg.base_wrap_deg)} if kind == 'sphere' else {}
     base = base_surface(n, kind, float(model_cfg.base_radius), *shape, **wrap)
     s = s + jnp.asarray(base, s.dtype)
   if bool(model_cfg.size_constraint):

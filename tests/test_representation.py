@@ -19,6 +19,7 @@ def _cfg(**kw):
   c = ml_collections.ConfigDict(dict(shape_pyramid_levels=1, shape_param='raw',
                                      shape_output_scale=1.0, base_radius=1.0,
                                      base_height=1.0, base_zero_radius=1.0,
+                                     base_wrap_deg=120.0,
                                      size_constraint=False, s_max=1.3))
   c.update(kw)
   return c
@@ -142,12 +143,13 @@ def test_paraboloid_base():
     rep.base_surface(n, 'paraboloid', 1.0, 0.5, 0.0)
 
 
+@pytest.mark.parametrize('n', [16, 9])
 @pytest.mark.parametrize('radius,wrap', [(1.0, 120.0), (0.8, 90.0), (0.8, 150.0)])
-def test_sphere_base(radius, wrap):
+def test_sphere_base(radius, wrap, n):
   """'sphere': every pixel lies on the ball of the radius; the polar angle
   from +z is the grid radius times wrap_deg (capped at 180); the azimuth is
-  the grid's; the result is mirror-symmetric in x."""
-  n = 16
+  the grid's; the result is mirror-symmetric in x. An odd n has a pixel at
+  the grid's centre: it is the ball's front pole."""
   b = rep.base_surface(n, 'sphere', radius, wrap_deg=wrap).astype(np.float64)
   np.testing.assert_allclose(np.linalg.norm(b, axis=-1), radius, rtol=1e-5)
   g = (np.arange(n) + 0.5) / n * 2 - 1
@@ -163,6 +165,8 @@ def test_sphere_base(radius, wrap):
   disc = rho <= 1.0
   # the rim of the mesh's disc reaches about wrap degrees from the pole
   assert np.degrees(theta[disc].max()) == pytest.approx(min(wrap * rho[disc].max(), 180), abs=0.5)
+  if n % 2:
+    np.testing.assert_allclose(b[n // 2, n // 2], [0.0, 0.0, radius], atol=1e-7)
   with pytest.raises(ValueError, match='wrap_deg'):
     rep.base_surface(n, 'sphere', 1.0, wrap_deg=0.0)
 
