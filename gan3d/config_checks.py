@@ -107,6 +107,8 @@ def validate(config: ml_collections.ConfigDict,
     _float(config, 'model.base_height', 0.0)
   if sp == 'offset_sphere':
     _float(config, 'model.base_wrap_deg', 0.0, 180.0, strict_min=True)
+  if 'learned_base_mult' in config.model:
+    _float(config, 'model.learned_base_mult', 0.0)
   smr = _int(config, 'model.shape_max_res', minimum=0)
   if smr and (not is_power_of_two(smr) or not 4 <= smr <= 2 * res):
     _fail('model.shape_max_res', smr,

@@ -101,6 +101,7 @@ def _set(c, key, value):
     ('model.shape_branch', 'separate', 1, r'shape_branch.*needs model\.shape_max_res'),
     ('train.shape_lr_mult', 0.0, 1, r'config\.train\.shape_lr_mult=0\.0'),
     ('model.shape_init_scale', -0.5, 1, r'config\.model\.shape_init_scale=-0\.5'),
+    ('model.learned_base_mult', -1.0, 1, r'config\.model\.learned_base_mult=-1\.0'),
     ('model.texture_offset', 1.5, 1, r'config\.model\.texture_offset=1\.5'),
     ('train.shape_freeze_steps', -1, 1, r'config\.train\.shape_freeze_steps=-1'),
     ('train.lean_weight', -1.0, 1, r'config\.train\.lean_weight=-1\.0'),

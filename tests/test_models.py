@@ -347,6 +347,64 @@ def test_separate_shape_branch_shares_no_weights():
     models.make_generator(_cfg(8, shape_max_res=8, shape_branch='own'), 'object')
 
 
+def test_learned_base_is_a_shared_offset_of_the_raw_shape_that_starts_at_zero():
+  """model.learned_base_mult M: G_o has a [N, N, 3K] parameter 'shape_base',
+  zero at the start (the untrained generator is unchanged), that
+  build_scene adds as M x it to every sample's raw shape channels before
+  eq 13: the same as adding it, repeated 2 x 2, to G_o's 2N output."""
+  from gan3d.models import generator  # pylint: disable=g-import-not-at-top
+  n, levels, mult = 8, 4, 5.0
+  c, c0 = _cfg(n, learned_base_mult=mult), _cfg(n)
+  params, params0 = (models.init_generators(jax.random.key(0), x) for x in (c, c0))
+  assert 'shape_base' not in params0['object']
+  assert params['object']['shape_base'].shape == (n, n, 3 * levels)
+  assert not np.any(params['object']['shape_base'])
+  rest = dict(params['object'])
+  del rest['shape_base']
+  jax.tree_util.tree_map(np.testing.assert_array_equal, rest, params0['object'])
+  ws, _ = models.map_latents(params, _randn(0, (2, c.model.z_dim)),
+                             _randn(1, (2, c.model.z_dim)), jax.random.key(2), c)
+  raw0 = models.synthesize(params0, ws, None, c0)
+  raw = models.synthesize(params, ws, None, c)
+  np.testing.assert_array_equal(raw['object'], raw0['object'])
+  assert raw['shape_base'].shape == (n, n, 3 * levels)
+  b = _randn(3, (n, n, 3 * levels))
+  params['object']['shape_base'] = b
+  raw = models.synthesize(params, ws, None, c)
+  np.testing.assert_allclose(raw['shape_base'], mult * b, rtol=1e-6)
+  scene = generator.build_scene(raw, jax.random.key(4), c)
+  up = jnp.repeat(jnp.repeat(mult * b, 2, 0), 2, 1)
+  ref_raw = {'object': raw0['object'].at[..., :3 * levels].add(up[None]),
+             'background': raw0['background']}
+  ref = generator.build_scene(ref_raw, jax.random.key(4), c0)
+  np.testing.assert_allclose(scene['shape_image'], ref['shape_image'], rtol=1e-5, atol=1e-6)
+  assert not np.allclose(scene['shape_image'],
+                         generator.build_scene(raw0, jax.random.key(4), c0)['shape_image'])
+  # The gradient of the shape reaches it; it counts as a shape output
+  # (train.shape_lr_mult and shape_freeze_steps scale its updates).
+  grad = jax.grad(lambda q: jnp.sum(generator.build_scene(
+      models.synthesize({**params, 'object': q}, ws, None, c), jax.random.key(4),
+      c)['shape_image'] ** 2))(params['object'])
+  assert np.all(np.isfinite(grad['shape_base'])) and np.any(grad['shape_base'])
+  frozen = models.scale_shape_outputs(params, 0.0, 3 * levels)
+  assert not np.any(frozen['object']['shape_base'])
+  with pytest.raises(ValueError, match='learned_base_mult'):
+    models.make_generator(_cfg(n, learned_base_mult=-1.0), 'object')
+
+
+def test_learned_base_is_pooled_to_a_progressive_stage():
+  """At a progressive stage n < N the learned base is its 2 x 2 block mean."""
+  c = _cfg(16, progressive=True, progressive_start_res=8, learned_base_mult=2.0)
+  params = models.init_generators(jax.random.key(0), c)
+  b = _randn(5, (16, 16, 3 * c.model.shape_pyramid_levels))
+  params['object']['shape_base'] = b
+  ws, _ = models.map_latents(params, _randn(0, (1, c.model.z_dim)),
+                             _randn(1, (1, c.model.z_dim)), jax.random.key(2), c)
+  low = models.synthesize(params, ws, None, c, stage_res=8)
+  np.testing.assert_allclose(low['shape_base'],
+                             2.0 * b.reshape(8, 2, 8, 2, -1).mean((1, 3)), rtol=1e-5, atol=1e-6)
+
+
 def test_minibatch_stddev():
   x = _randn(0, (4, 2, 2, 3))
   y = models.minibatch_stddev(x, group_size=2)

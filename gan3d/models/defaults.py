@@ -43,6 +43,11 @@ MODEL_KEYS = {
     'base_wrap_deg': "polar angle (degrees) from +z that the rim of the 'offset_sphere' "
                      "base reaches on its ball (90 = the front hemisphere; more wraps "
                      "the rim behind the equator, like a head's sides)",
+    'learned_base_mult': "M > 0: G_o learns a shape base of its own, a [N, N, 3K] parameter "
+                         "shared by all samples, zero at the start, added as M x it to the "
+                         "raw shape channels before eq 13 (so under Adam the mean shape can "
+                         "move about M x shape_output_scale x g_lr per step, the network "
+                         "giving the per-sample offsets); 0.0 = off (the paper)",
     'shape_symmetry': 'mirror-symmetric shapes about the object y-z plane (x -> -x); '
                       'False in the paper',
     'shape_max_res': "highest G_o synthesis resolution (G_o runs at 2N) whose toRGB "
@@ -86,6 +91,7 @@ def model_config(variant: str = 'paper') -> ml_collections.ConfigDict:
   c.base_height = 0.5
   c.base_zero_radius = 0.8
   c.base_wrap_deg = 120.0
+  c.learned_base_mult = 0.0
   c.shape_max_res = 0
   c.shape_symmetry = False
   c.shape_branch = 'shared'

@@ -45,6 +45,12 @@ class StyleGenerator(nn.Module):
   coarse_channels: int = 0
   coarse_max_res: int = 0
   coarse_separate: bool = False
+  # model.learned_base_mult (G_o only): a learned shape base ``[base_size,
+  # base_size, base_channels]``, zero at the start, read as ``base_mult *``
+  # the parameter (`learned_base`). 0 channels = none.
+  base_channels: int = 0
+  base_size: int = 0
+  base_mult: float = 0.0
 
   def setup(self):
     self.mapping = MappingNetwork(self.z_dim, self.w_dim, self.mapping_layers,
@@ -55,6 +61,16 @@ class StyleGenerator(nn.Module):
                                       coarse_channels=self.coarse_channels,
                                       coarse_max_res=self.coarse_max_res,
                                       coarse_separate=self.coarse_separate)
+    if self.base_channels:
+      self.shape_base = layers.param(self, 'shape_base', 'constant', 0.0,
+                                     (self.base_size, self.base_size, self.base_channels))
+
+  def learned_base(self) -> jax.Array:
+    """The learned shape base ``[N, N, 3K]`` (``base_mult`` x its
+    parameter), added to the raw shape channels by `build_scene`."""
+    if not self.base_channels:
+      raise ValueError('this generator has no learned base (model.learned_base_mult = 0)')
+    return self.shape_base * self.base_mult
 
   def map(self, z: jax.Array) -> jax.Array:
     """``z [B, z_dim] -> w [B, w_dim]``."""
@@ -102,8 +118,11 @@ def make_generator(config: Any, which: str) -> StyleGenerator:
   _check_config(config)
   m = config.model
   coarse_channels, coarse_max_res, separate = 0, 0, False
+  base_mult = learned_base_mult(config)
+  base_channels = 0
   if which == 'object':
     out = 3 * int(m.shape_pyramid_levels) + 3
+    base_channels = 3 * int(m.shape_pyramid_levels) if base_mult else 0
     coarse_max_res = int(m.get('shape_max_res', 0))
     coarse_channels = 3 * int(m.shape_pyramid_levels) if coarse_max_res else 0
     separate = str(m.get('shape_branch', 'shared')) == 'separate'
@@ -117,7 +136,17 @@ def make_generator(config: Any, which: str) -> StyleGenerator:
       out_channels=out, channel_base=int(m.channel_base), channel_max=int(m.channel_max),
       conv_impl=layers.resolve_conv_impl(str(m.get('conv_impl', 'auto'))),
       coarse_channels=coarse_channels, coarse_max_res=coarse_max_res,
-      coarse_separate=separate)
+      coarse_separate=separate, base_channels=base_channels,
+      base_size=int(config.resolution) if base_channels else 0,
+      base_mult=base_mult if base_channels else 0.0)
+
+
+def learned_base_mult(config: Any) -> float:
+  """``config.model.learned_base_mult`` (0.0 when absent: no learned base)."""
+  mult = float(config.model.get('learned_base_mult', 0.0))
+  if not mult >= 0.0:
+    raise ValueError(f'config.model.learned_base_mult must be >= 0, got {mult}')
+  return mult
 
 
 def num_ws(config: Any) -> int:
@@ -148,6 +177,8 @@ def is_shape_output(path) -> bool:
   keys = [str(getattr(k, 'key', k)) for k in path]
   if keys[:1] != ['object']:
     return False
+  if keys[-1:] == ['shape_base']:   # model.learned_base_mult: all 3K channels are shape
+    return True
   if keys[-2:] == ['conv', 'kernel']:
     layer = keys[-3:-2]
   elif keys[-1:] == ['bias']:
@@ -259,7 +290,9 @@ def synthesize(params: dict, ws: dict, rng: Optional[jax.Array], config: Any, *,
                stage_res: Optional[int] = None, fade_alpha=1.0) -> dict:
   """Styles -> raw generator images at ``2 * stage_res``.
 
-  Returns ``{'object': [B, 2n, 2n, 3K+3], 'background': [B, 2n, 2n, 3]}``.
+  Returns ``{'object': [B, 2n, 2n, 3K+3], 'background': [B, 2n, 2n, 3]}``,
+  plus ``'shape_base': [n, n, 3K]`` with ``config.model.learned_base_mult
+  > 0`` (G_o's learned base, average-pooled to the stage's n).
   ``rng`` drives the per-layer noise inputs (``None``: no noise).
   """
   n = _stage_res(config, stage_res)
@@ -269,6 +302,11 @@ def synthesize(params: dict, ws: dict, rng: Optional[jax.Array], config: Any, *,
     key = None if rng is None else jax.random.fold_in(rng, i)
     out[which] = g.apply({'params': params[which]}, ws[which], key, 2 * n, fade_alpha,
                          method=StyleGenerator.synthesize)
+  if learned_base_mult(config):
+    g = make_generator(config, 'object')
+    base = g.apply({'params': params['object']}, method=StyleGenerator.learned_base)
+    f = base.shape[0] // n
+    out['shape_base'] = base.reshape(n, f, n, f, base.shape[-1]).mean((1, 3))
   return out
 
 
@@ -299,6 +337,9 @@ def build_scene(raw: dict, rng: jax.Array, config: Any) -> dict:
   from gan3d.render import topology  # pylint: disable=g-import-not-at-top
   levels = int(config.model.shape_pyramid_levels)
   raw_shape, texture = representation.split_object_output(raw['object'], levels)
+  if 'shape_base' in raw:   # model.learned_base_mult > 0
+    chex.assert_shape(raw['shape_base'], raw_shape.shape[1:])
+    raw_shape = raw_shape + raw['shape_base'][None]
   # model.texture_offset: where the untrained albedo sits (0 in the paper).
   texture = texture + float(config.model.get('texture_offset', 0.0))
   n = raw_shape.shape[1]
