@@ -33,7 +33,8 @@
 #                      behind the equator like a head's sides;
 #   lbaseM             model.learned_base_mult M: G_o learns a shape base of
 #                      its own (zero at the start, added as M x it to the raw
-#                      shape channels; e.g. lbase10);
+#                      shape channels; e.g. lbase10); lbresR: its grid R x R
+#                      (model.learned_base_res; bilinearly upsampled, smooth);
 #   sepshape           model.shape_branch separate: the shape channels from a
 #                      tower of G_o's own (up to shape_max_res), sharing no
 #                      weights with the texture;
@@ -162,6 +163,7 @@ run_one() {
       noramp) args+=(--config.train.ema_rampup=0) ;;
       init*) args+=(--config.model.shape_init_scale=${part#init}) ;;
       rad*) args+=(--config.model.base_radius=${part#rad}) ;;
+      lbres*) args+=(--config.model.learned_base_res=${part#lbres}) ;;
       lbase*) args+=(--config.model.learned_base_mult=${part#lbase}) ;;
       sepshape) args+=(--config.model.shape_branch=separate) ;;
       freeze*) args+=(--config.train.shape_freeze_steps=${part#freeze}) ;;

@@ -105,7 +105,8 @@ INIT_ONLY_KEYS = ('model.shape_init_scale',)
 ADDED_KEYS = {'model.base_template': '', 'model.shape_branch': 'shared', 'light.tilt_deg': 0.0,
               'model.texture_offset': 0.0, 'light.leak': 0.0,
               'light.bounded_albedo': False, 'render.supersample': 1,
-              'model.base_wrap_deg': 120.0, 'model.learned_base_mult': 0.0}
+              'model.base_wrap_deg': 120.0, 'model.learned_base_mult': 0.0,
+              'model.learned_base_res': 0}
 
 
 def _model_part(d: dict) -> dict:

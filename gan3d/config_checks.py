@@ -109,6 +109,11 @@ def validate(config: ml_collections.ConfigDict,
     _float(config, 'model.base_wrap_deg', 0.0, 180.0, strict_min=True)
   if 'learned_base_mult' in config.model:
     _float(config, 'model.learned_base_mult', 0.0)
+  if 'learned_base_res' in config.model:
+    lbr = _int(config, 'model.learned_base_res', minimum=0)
+    if lbr and (not is_power_of_two(lbr) or not 2 <= lbr <= res):
+      _fail('model.learned_base_res', lbr,
+            f'must be 0 (= resolution) or a power of two in [2, resolution = {res}]')
   smr = _int(config, 'model.shape_max_res', minimum=0)
   if smr and (not is_power_of_two(smr) or not 4 <= smr <= 2 * res):
     _fail('model.shape_max_res', smr,

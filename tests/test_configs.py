@@ -102,6 +102,7 @@ def _set(c, key, value):
     ('train.shape_lr_mult', 0.0, 1, r'config\.train\.shape_lr_mult=0\.0'),
     ('model.shape_init_scale', -0.5, 1, r'config\.model\.shape_init_scale=-0\.5'),
     ('model.learned_base_mult', -1.0, 1, r'config\.model\.learned_base_mult=-1\.0'),
+    ('model.learned_base_res', 12, 1, r'config\.model\.learned_base_res=12'),
     ('model.texture_offset', 1.5, 1, r'config\.model\.texture_offset=1\.5'),
     ('train.shape_freeze_steps', -1, 1, r'config\.train\.shape_freeze_steps=-1'),
     ('train.lean_weight', -1.0, 1, r'config\.train\.lean_weight=-1\.0'),

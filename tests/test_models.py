@@ -405,6 +405,30 @@ def test_learned_base_is_pooled_to_a_progressive_stage():
                              2.0 * b.reshape(8, 2, 8, 2, -1).mean((1, 3)), rtol=1e-5, atol=1e-6)
 
 
+def test_coarse_learned_base_is_bilinearly_upsampled():
+  """model.learned_base_res R < N: the parameter is [R, R, 3K] and the base
+  added to the shape is its bilinear upsampling to N (smooth: each grid
+  value spreads over N / R pixels); a constant grid gives a constant base."""
+  from gan3d.models import generator  # pylint: disable=g-import-not-at-top
+  c = _cfg(8, learned_base_mult=3.0, learned_base_res=4)
+  params = models.init_generators(jax.random.key(0), c)
+  assert params['object']['shape_base'].shape == (4, 4, 12)
+  b = _randn(6, (4, 4, 12))
+  params['object']['shape_base'] = b
+  ws, _ = models.map_latents(params, _randn(0, (1, c.model.z_dim)),
+                             _randn(1, (1, c.model.z_dim)), jax.random.key(2), c)
+  raw = models.synthesize(params, ws, None, c)
+  np.testing.assert_allclose(raw['shape_base'],
+                             jax.image.resize(3.0 * b, (8, 8, 12), 'linear'), rtol=1e-5, atol=1e-6)
+  # Linear interpolation: the output stays within the grid's range.
+  up = np.asarray(generator.resize_base(b, 8))
+  assert up.min() >= float(b.min()) - 1e-6 and up.max() <= float(b.max()) + 1e-6
+  np.testing.assert_allclose(generator.resize_base(jnp.full((2, 2, 3), 0.7), 8), 0.7, rtol=1e-6)
+  for bad in (6, 16, 1):
+    with pytest.raises(ValueError, match='learned_base_res'):
+      models.make_generator(_cfg(8, learned_base_mult=1.0, learned_base_res=bad), 'object')
+
+
 def test_minibatch_stddev():
   x = _randn(0, (4, 2, 2, 3))
   y = models.minibatch_stddev(x, group_size=2)

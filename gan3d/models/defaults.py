@@ -48,6 +48,9 @@ MODEL_KEYS = {
                          "raw shape channels before eq 13 (so under Adam the mean shape can "
                          "move about M x shape_output_scale x g_lr per step, the network "
                          "giving the per-sample offsets); 0.0 = off (the paper)",
+    'learned_base_res': "side R of the learned base's grid (learned_base_mult > 0): 0 = N, "
+                        "one value per shape-image pixel; a power of two R < N is "
+                        "bilinearly upsampled, so the base can only learn a smooth shape",
     'shape_symmetry': 'mirror-symmetric shapes about the object y-z plane (x -> -x); '
                       'False in the paper',
     'shape_max_res': "highest G_o synthesis resolution (G_o runs at 2N) whose toRGB "
@@ -92,6 +95,7 @@ def model_config(variant: str = 'paper') -> ml_collections.ConfigDict:
   c.base_zero_radius = 0.8
   c.base_wrap_deg = 120.0
   c.learned_base_mult = 0.0
+  c.learned_base_res = 0
   c.shape_max_res = 0
   c.shape_symmetry = False
   c.shape_branch = 'shared'

@@ -46,8 +46,9 @@ class StyleGenerator(nn.Module):
   coarse_max_res: int = 0
   coarse_separate: bool = False
   # model.learned_base_mult (G_o only): a learned shape base ``[base_size,
-  # base_size, base_channels]``, zero at the start, read as ``base_mult *``
-  # the parameter (`learned_base`). 0 channels = none.
+  # base_size, base_channels]`` (base_size: model.learned_base_res), zero at
+  # the start, read as ``base_mult *`` the parameter (`learned_base`). 0
+  # channels = none.
   base_channels: int = 0
   base_size: int = 0
   base_mult: float = 0.0
@@ -66,8 +67,9 @@ class StyleGenerator(nn.Module):
                                      (self.base_size, self.base_size, self.base_channels))
 
   def learned_base(self) -> jax.Array:
-    """The learned shape base ``[N, N, 3K]`` (``base_mult`` x its
-    parameter), added to the raw shape channels by `build_scene`."""
+    """The learned shape base ``[R, R, 3K]`` (``base_mult`` x its
+    parameter); `synthesize` resizes it to the shape image's n and
+    `build_scene` adds it to the raw shape channels."""
     if not self.base_channels:
       raise ValueError('this generator has no learned base (model.learned_base_mult = 0)')
     return self.shape_base * self.base_mult
@@ -137,7 +139,7 @@ def make_generator(config: Any, which: str) -> StyleGenerator:
       conv_impl=layers.resolve_conv_impl(str(m.get('conv_impl', 'auto'))),
       coarse_channels=coarse_channels, coarse_max_res=coarse_max_res,
       coarse_separate=separate, base_channels=base_channels,
-      base_size=int(config.resolution) if base_channels else 0,
+      base_size=learned_base_res(config) if base_channels else 0,
       base_mult=base_mult if base_channels else 0.0)
 
 
@@ -147,6 +149,18 @@ def learned_base_mult(config: Any) -> float:
   if not mult >= 0.0:
     raise ValueError(f'config.model.learned_base_mult must be >= 0, got {mult}')
   return mult
+
+
+def learned_base_res(config: Any) -> int:
+  """R, the side of the learned base's grid: ``config.model.learned_base_res``,
+  0 (or absent) = the shape image's N. A power of two in [2, N]; a coarse
+  grid (R < N, bilinearly upsampled) can only learn a smooth base."""
+  n = int(config.resolution)
+  r = int(config.model.get('learned_base_res', 0)) or n
+  if r > n or r < 2 or r & (r - 1):
+    raise ValueError(f'config.model.learned_base_res must be 0 (= resolution) or a power of '
+                     f'two in [2, resolution = {n}], got {r}')
+  return r
 
 
 def num_ws(config: Any) -> int:
@@ -292,7 +306,7 @@ def synthesize(params: dict, ws: dict, rng: Optional[jax.Array], config: Any, *,
 
   Returns ``{'object': [B, 2n, 2n, 3K+3], 'background': [B, 2n, 2n, 3]}``,
   plus ``'shape_base': [n, n, 3K]`` with ``config.model.learned_base_mult
-  > 0`` (G_o's learned base, average-pooled to the stage's n).
+  > 0`` (G_o's learned base, resized to the stage's n by `resize_base`).
   ``rng`` drives the per-layer noise inputs (``None``: no noise).
   """
   n = _stage_res(config, stage_res)
@@ -305,9 +319,23 @@ def synthesize(params: dict, ws: dict, rng: Optional[jax.Array], config: Any, *,
   if learned_base_mult(config):
     g = make_generator(config, 'object')
     base = g.apply({'params': params['object']}, method=StyleGenerator.learned_base)
-    f = base.shape[0] // n
-    out['shape_base'] = base.reshape(n, f, n, f, base.shape[-1]).mean((1, 3))
+    out['shape_base'] = resize_base(base, n)
   return out
+
+
+def resize_base(base: jax.Array, n: int) -> jax.Array:
+  """The learned base ``[R, R, C] -> [n, n, C]``: R x R block means when R
+  > n (a progressive stage below the base's resolution), bilinear
+  interpolation (``jax.image.resize``, 'linear') when R < n (a coarse base,
+  ``model.learned_base_res``), unchanged when R = n. R and n are powers of
+  two."""
+  r = base.shape[0]
+  if r > n:
+    f = r // n
+    return base.reshape(n, f, n, f, base.shape[-1]).mean((1, 3))
+  if r < n:
+    return jax.image.resize(base, (n, n, base.shape[-1]), 'linear')
+  return base
 
 
 def _stage_res(config: Any, stage_res: Optional[int]) -> int:
