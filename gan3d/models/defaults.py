@@ -43,9 +43,10 @@ MODEL_KEYS = {
     'base_wrap_deg': "polar angle (degrees) from +z that the rim of the 'offset_sphere' "
                      "base reaches on its ball (90 = the front hemisphere; more wraps "
                      "the rim behind the equator, like a head's sides)",
-    'learned_base_mult': "M > 0: G_o learns a shape base of its own, an [R, R, 3K] parameter "
-                         "(R: learned_base_res) shared by all samples, zero at the start, added as M x it to the "
-                         "raw shape channels before eq 13 (so under Adam the mean shape can "
+    'learned_base_mult': "M > 0: G_o learns a shape base of its own, an [R, R, 3K] "
+                         "parameter (R: learned_base_res) shared by all samples, zero at "
+                         "the start, added as M x it to the raw shape channels before "
+                         "eq 13 (so under Adam the mean shape can "
                          "move about M x shape_output_scale x g_lr per step, the network "
                          "giving the per-sample offsets); 0.0 = off (the paper)",
     'learned_base_res': "side R of the learned base's grid (learned_base_mult > 0): 0 = N, "
