@@ -418,8 +418,17 @@ def test_coarse_learned_base_is_bilinearly_upsampled():
   ws, _ = models.map_latents(params, _randn(0, (1, c.model.z_dim)),
                              _randn(1, (1, c.model.z_dim)), jax.random.key(2), c)
   raw = models.synthesize(params, ws, None, c)
-  np.testing.assert_allclose(raw['shape_base'],
-                             jax.image.resize(3.0 * b, (8, 8, 12), 'linear'), rtol=1e-5, atol=1e-6)
+  # Reference: output pixel i samples the grid at (i + 0.5) R / N - 0.5,
+  # linearly between its two neighbours, clamped at the edges.
+  x = (np.arange(8) + 0.5) * 4 / 8 - 0.5
+  i0 = np.floor(x).astype(int)
+  w = x - i0
+  lo, hi = np.clip(i0, 0, 3), np.clip(i0 + 1, 0, 3)
+  m = np.zeros((8, 4))
+  np.add.at(m, (np.arange(8), lo), 1 - w)
+  np.add.at(m, (np.arange(8), hi), w)
+  ref = np.einsum('ih,hwc,jw->ijc', m, 3.0 * np.asarray(b), m)
+  np.testing.assert_allclose(raw['shape_base'], ref, rtol=1e-5, atol=1e-6)
   # Linear interpolation: the output stays within the grid's range.
   up = np.asarray(generator.resize_base(b, 8))
   assert up.min() >= float(b.min()) - 1e-6 and up.max() <= float(b.max()) + 1e-6
