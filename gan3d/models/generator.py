@@ -157,9 +157,9 @@ def learned_base_res(config: Any) -> int:
   grid (R < N, bilinearly upsampled) can only learn a smooth base."""
   n = int(config.resolution)
   r = int(config.model.get('learned_base_res', 0)) or n
-  if r > n or r < 2 or r & (r - 1):
-    raise ValueError(f'config.model.learned_base_res must be 0 (= resolution) or a power of '
-                     f'two in [2, resolution = {n}], got {r}')
+  layers.check_power_of_two(r, 'config.model.learned_base_res (0 = resolution)', minimum=2)
+  if r > n:
+    raise ValueError(f'config.model.learned_base_res must be at most the resolution {n}, got {r}')
   return r
 
 
@@ -316,10 +316,9 @@ def synthesize(params: dict, ws: dict, rng: Optional[jax.Array], config: Any, *,
     key = None if rng is None else jax.random.fold_in(rng, i)
     out[which] = g.apply({'params': params[which]}, ws[which], key, 2 * n, fade_alpha,
                          method=StyleGenerator.synthesize)
-  if learned_base_mult(config):
-    g = make_generator(config, 'object')
-    base = g.apply({'params': params['object']}, method=StyleGenerator.learned_base)
-    out['shape_base'] = resize_base(base, n)
+    if g.base_channels:   # G_o with model.learned_base_mult > 0
+      base = g.apply({'params': params[which]}, method=StyleGenerator.learned_base)
+      out['shape_base'] = resize_base(base, n)
   return out
 
 
