@@ -19,38 +19,19 @@ from __future__ import annotations
 
 from absl import app
 from absl import flags
-import jax
-import jax.numpy as jnp
 from ml_collections import config_flags
 import numpy as np
 
-from gan3d.data import faces
-from gan3d.data import synthetic
+from benchmarks import shape_compare
 
 _CONFIG = config_flags.DEFINE_config_file('config', 'configs/synthetic.py', 'run config')
 _OUT = flags.DEFINE_string('out', None, 'output .npy path', required=True)
 _NUM = flags.DEFINE_integer('num', 1024, 'training faces averaged')
 
 
-def mean_face(config, num: int) -> np.ndarray:
-  """The mean ``[N, N, 3]`` shape image of the first ``num`` training faces,
-  each from `faces.face_points` at the shape image's pixel centres."""
-  spec = synthetic.spec_from_config(config)
-  keys = synthetic.example_keys(int(config.data.synthetic.seed), 'train', np.arange(num))
-  n = int(config.resolution)
-  c = (jnp.arange(n, dtype=jnp.float32) + 0.5) / n * 2.0 - 1.0
-  u, v = jnp.meshgrid(c, -c)          # row 0 = top, as representation.base_surface
-
-  def one(key):
-    p = faces.sample_face_params(jax.random.fold_in(key, 0), dict(spec.face))
-    return faces.face_points(p, u, v, spec.disc_radius, spec.fit_radius)
-
-  return np.asarray(jnp.mean(jax.jit(jax.vmap(one))(keys), 0), np.float32)
-
-
 def main(argv):
   del argv
-  t = mean_face(_CONFIG.value, _NUM.value)
+  t = shape_compare.face_shape_images(_CONFIG.value, _NUM.value).mean(0)
   np.save(_OUT.value, t)
   c = t.shape[0] // 2
   print(f'wrote {_OUT.value} {t.shape}; centre column z (top -> bottom):')

@@ -9,12 +9,15 @@ those scripts so that tests and the scripts can import it without their
 absl flags."""
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from gan3d import evaluate as ev
 from gan3d import models
 from gan3d import render
+from gan3d.data import faces
+from gan3d.data import synthetic
 from gan3d.eval import geometry
 
 
@@ -77,6 +80,52 @@ def generator_at(config, workdir, step) -> tuple:
     return ev.untrained_generator(config), models.init_w_avg(config)
   g = ev.load_generator(config, workdir, int(step))
   return g['params'], g['w_avg']
+
+
+def face_shape_images(config, num: int) -> np.ndarray:
+  """The first ``num`` synthetic *training* faces as shape images ``[num, N,
+  N, 3]`` (float32): each face's surface (`faces.face_points`, the data
+  set's face parameters: the keys of `synthetic.example_keys`) at the shape
+  image's pixel centres (u, v in the parameter disc, row 0 at the top, as
+  `representation.base_surface`), so that they are meshes of the
+  generator's topology (`benchmarks.face_template` writes their mean)."""
+  spec = synthetic.spec_from_config(config)
+  keys = synthetic.example_keys(int(config.data.synthetic.seed), 'train', np.arange(num))
+  n = int(config.resolution)
+  c = (jnp.arange(n, dtype=jnp.float32) + 0.5) / n * 2.0 - 1.0
+  u, v = jnp.meshgrid(c, -c)
+
+  def one(key):
+    p = faces.sample_face_params(jax.random.fold_in(key, 0), dict(spec.face))
+    return faces.face_points(p, u, v, spec.disc_radius, spec.fit_radius)
+
+  return np.asarray(jax.jit(jax.vmap(one))(keys), np.float32)
+
+
+def zero_shape_biases(params: dict, config) -> dict:
+  """``params`` with the biases of G_o's toRGB shape channels (the first 3K
+  outputs, `models.is_shape_output`) set to 0, the kernels unchanged."""
+  k3 = 3 * int(config.model.shape_pyramid_levels)
+
+  def one(path, leaf):
+    if not (models.is_shape_output(path) and str(getattr(path[-1], 'key', path[-1])) == 'bias'):
+      return leaf
+    return jnp.where(jnp.arange(leaf.shape[-1]) < k3, 0.0, leaf).astype(leaf.dtype)
+
+  return jax.tree_util.tree_map_with_path(one, params)
+
+
+def bias_offset(vertices, vertices_without_biases) -> list:
+  """The mean displacement [x, y, z] (object units) of the vertices
+  ``[B, V, 3]`` that G_o's toRGB shape biases cause: the vertices of the
+  same latents, noise and viewpoint generated with and without them
+  (`zero_shape_biases`). The shape channels are linear in those biases up
+  to eq 14 (off in the synthetic config), so this is the near-constant
+  offset (constant away from the image border, where the skip
+  architecture's upsampling pads) that those 3 x (number of toRGB layers)
+  parameters add to every vertex; x is 0 for a mirror-symmetric shape."""
+  d = np.asarray(vertices, np.float64) - np.asarray(vertices_without_biases, np.float64)
+  return [round(float(a), 4) for a in d.reshape(-1, 3).mean(0)]
 
 
 def border_rings(mask: np.ndarray, max_ring: int) -> np.ndarray:

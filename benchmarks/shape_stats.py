@@ -12,13 +12,20 @@ view) it reports, over the vertices inside the shape image's central disc:
   relief      mean over samples of z_centre - z_rim
   relief_std  its spread over the samples (variety of depth)
   zrange      mean max(z) - min(z)
+  bias_offset (generated only) the mean [x, y, z] displacement of those
+              vertices that G_o's toRGB shape biases cause
+              (`shape_compare.bias_offset`: the same samples generated
+              without them): how much of the shapes' place in depth those
+              few parameters, not the convolutions, set
 
 and, with --gt, the same numbers for 64 ground-truth face meshes of the
 config's synthetic data (`gan3d.data.faces`). ``--profile_rows`` prints,
 for each listed row of the shape image, the mean x and z from the centre
 column to the edge (`shape_compare.row_profile`) of the samples and, with
 --gt, of the ground-truth faces at the same grid points: whether the sides
-recede behind z = 0 as the faces' do.
+recede behind z = 0 as the faces' do, and (``bias_dz``) how far the
+toRGB shape biases move those vertices in z (`bias_offset`'s field along
+the row).
 
 Run:
   python -m benchmarks.shape_stats --config=configs/synthetic.py \
@@ -106,11 +113,18 @@ def main(argv):
     params, _ = shape_compare.generator_at(c, _WORKDIR.value, s)
     _, scene = gen(params, z_o, z_b, view, jax.random.PRNGKey(2))
     v = np.asarray(scene['vertices'])
-    print(s, json.dumps(shape_stats(disc_vertices(v))))
+    _, bare = gen(shape_compare.zero_shape_biases(params, c), z_o, z_b, view,
+                  jax.random.PRNGKey(2))
+    stats = shape_stats(disc_vertices(v))
+    stats['bias_offset'] = shape_compare.bias_offset(
+        disc_vertices(v), disc_vertices(np.asarray(bare['vertices'])))
+    print(s, json.dumps(stats))
     n = int(round(np.sqrt(v.shape[1])))
+    dv = v - np.asarray(bare['vertices'])
     for r in _ROWS.value:
       x, z = shape_compare.row_profile(v.reshape(len(v), n, n, 3), int(r))
-      print(s, json.dumps({'row': int(r), 'x': x, 'z': z}))
+      _, dz = shape_compare.row_profile(dv.reshape(len(v), n, n, 3), int(r))
+      print(s, json.dumps({'row': int(r), 'x': x, 'z': z, 'bias_dz': dz}))
 
 
 if __name__ == '__main__':

@@ -35,6 +35,9 @@
 #                      its own (zero at the start, added as M x it to the raw
 #                      shape channels; e.g. lbase10); lbresR: its grid R x R
 #                      (model.learned_base_res; bilinearly upsampled, smooth);
+#   edgepad            model.skip_pad edge: G's skip-path upsampling repeats
+#                      the border pixels instead of padding with zeros, so
+#                      a toRGB bias moves the whole shape image alike;
 #   sepshape           model.shape_branch separate: the shape channels from a
 #                      tower of G_o's own (up to shape_max_res), sharing no
 #                      weights with the texture;
@@ -166,6 +169,7 @@ run_one() {
       lbres*) args+=(--config.model.learned_base_res=${part#lbres}) ;;
       lbase*) args+=(--config.model.learned_base_mult=${part#lbase}) ;;
       sepshape) args+=(--config.model.shape_branch=separate) ;;
+      edgepad) args+=(--config.model.skip_pad=edge) ;;
       freeze*) args+=(--config.train.shape_freeze_steps=${part#freeze}) ;;
       meanface)
         # The data's own mean face as the base surface: a probe of the

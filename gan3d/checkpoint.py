@@ -106,7 +106,7 @@ ADDED_KEYS = {'model.base_template': '', 'model.shape_branch': 'shared', 'light.
               'model.texture_offset': 0.0, 'light.leak': 0.0,
               'light.bounded_albedo': False, 'render.supersample': 1,
               'model.base_wrap_deg': 120.0, 'model.learned_base_mult': 0.0,
-              'model.learned_base_res': 0}
+              'model.learned_base_res': 0, 'model.skip_pad': 'zero'}
 
 
 def _model_part(d: dict) -> dict:

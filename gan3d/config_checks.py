@@ -12,6 +12,7 @@ from typing import Any, Optional
 import ml_collections
 
 from gan3d.representation import SHAPE_BRANCHES, SHAPE_PARAMS, load_template
+from gan3d.models.layers import UPSAMPLE_PADS
 DATA_RESUME = ('skip', 'reseed')
 DATA_NAMES = ('synthetic', 'ffhq', 'folder')
 
@@ -118,6 +119,9 @@ def validate(config: ml_collections.ConfigDict,
   if smr and (not is_power_of_two(smr) or not 4 <= smr <= 2 * res):
     _fail('model.shape_max_res', smr,
           f'must be 0 (off) or a power of two in [4, 2 * resolution = {2 * res}]')
+  if 'skip_pad' in config.model:
+    if config.model.skip_pad not in UPSAMPLE_PADS:
+      _fail('model.skip_pad', config.model.skip_pad, f'must be one of {UPSAMPLE_PADS}')
   if 'shape_branch' in config.model:
     branch = config.model.shape_branch
     if branch not in SHAPE_BRANCHES:

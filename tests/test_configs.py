@@ -98,6 +98,7 @@ def _set(c, key, value):
     ('model.shape_max_res', 12, 1, r'config\.model\.shape_max_res=12'),
     ('model.shape_max_res', 64, 1, r'config\.model\.shape_max_res=64'),
     ('model.shape_branch', 'own', 1, r"config\.model\.shape_branch='own'"),
+    ('model.skip_pad', 'reflect', 1, r"config\.model\.skip_pad='reflect'"),
     ('model.shape_branch', 'separate', 1, r'shape_branch.*needs model\.shape_max_res'),
     ('train.shape_lr_mult', 0.0, 1, r'config\.train\.shape_lr_mult=0\.0'),
     ('model.shape_init_scale', -0.5, 1, r'config\.model\.shape_init_scale=-0\.5'),

@@ -46,6 +46,29 @@ def test_fir_resampling_preserves_constants_and_shapes():
   down = layers.downsample2d(x)
   assert down.shape == (1, 4, 4, 2)
   np.testing.assert_allclose(down[:, 1:-1, 1:-1], 1.0, rtol=1e-6)
+  # StyleGAN2's zero padding loses a quarter at the border; edge padding none.
+  np.testing.assert_allclose(up[0, 0, 2:-2], 0.75, rtol=1e-6)
+  np.testing.assert_allclose(layers.upsample2d(x, 'edge'), 1.0, rtol=1e-6)
+  with pytest.raises(ValueError, match='pad'):
+    layers.upsample2d(x, 'reflect')
+
+
+@pytest.mark.parametrize('shape', [(2, 4, 4, 3), (1, 8, 16, 2)])
+def test_edge_padded_upsampling_is_upfirdn_of_the_edge_padded_input(shape):
+  """upsample2d(x, 'edge') = StyleGAN2's upsampling of x with its edge
+  pixels repeated once, cropped back to 2H x 2W; the same as zero padding
+  away from the border; values and gradients."""
+  x = _randn(5, shape)
+  ref = lambda x: layers.upsample2d(
+      jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode='edge'))[:, 2:-2, 2:-2]
+  fast = lambda x: layers.upsample2d(x, 'edge')
+  np.testing.assert_allclose(fast(x), ref(x), rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(fast(x)[:, 2:-2, 2:-2], layers.upsample2d(x)[:, 2:-2, 2:-2],
+                             rtol=1e-5, atol=1e-6)
+  probe = _randn(6, fast(x).shape)
+  g_fast = jax.grad(lambda x: jnp.sum(fast(x) * probe))(x)
+  g_ref = jax.grad(lambda x: jnp.sum(ref(x) * probe))(x)
+  np.testing.assert_allclose(g_fast, g_ref, rtol=1e-5, atol=1e-6)
 
 
 def test_demodulation_makes_output_invariant_to_style_scale():

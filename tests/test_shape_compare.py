@@ -106,3 +106,73 @@ def test_row_profile_of_a_hemisphere():
   np.testing.assert_allclose(z, np.sqrt(np.maximum(1 - np.square(x) - y * y, 0)), atol=2e-3)
   with pytest.raises(ValueError, match='row'):
     shape_compare.row_profile(s[None], n)
+
+
+def test_face_shape_images_are_upright_faces_on_the_shape_grid():
+  from configs import synthetic
+  config = synthetic.get_config('tiny')
+  s = shape_compare.face_shape_images(config, 3)
+  n = int(config.resolution)
+  assert s.shape == (3, n, n, 3) and s.dtype == np.float32 and np.all(np.isfinite(s))
+  assert np.all(s[:, 0, :, 1] > s[:, -1, :, 1])     # row 0 is the top (y up)
+  assert np.all(s[:, :, 0, 0] < s[:, :, -1, 0])     # column 0 is the left
+  np.testing.assert_array_equal(s[:2], shape_compare.face_shape_images(config, 2))
+  assert not np.array_equal(s[0], s[1])               # different faces
+  c = n // 2
+  assert np.all(s[:, c, c, 2] > s[:, c, 0, 2])        # the centre in front of the side
+
+
+@pytest.mark.parametrize('skip_pad', ['zero', 'edge'])
+def test_bias_offset_measures_the_shape_biases_only(skip_pad):
+  """Zeroing the shape biases moves the vertices back by the offset that
+  setting them added: a shift in z, none in x (mirror symmetry), and the
+  texture's biases stay. With model.skip_pad='edge' the shift is the same
+  for every vertex; with StyleGAN2's zero padding it is smaller at the
+  shape image's border than at its centre."""
+  import functools
+  import jax
+  import jax.numpy as jnp
+  from configs import synthetic
+  from gan3d import models
+  config = synthetic.get_config('tiny')
+  config.model.shape_symmetry = True
+  config.model.skip_pad = skip_pad
+  config.model.size_constraint = False        # eq 14 is not linear in the biases
+  k3 = 3 * int(config.model.shape_pyramid_levels)
+  params = shape_compare.generator_at(config, None, 'init')[0]
+
+  def set_z_bias(path, leaf):
+    keys = [str(getattr(k, 'key', k)) for k in path]
+    if models.is_shape_output(path) and keys[-1] == 'bias':
+      return leaf.at[2:k3:3].set(0.5).at[k3:].set(0.25)   # z of every level; texture
+    return leaf
+  biased = jax.tree_util.tree_map_with_path(set_z_bias, params)
+  zeroed = shape_compare.zero_shape_biases(biased, config)
+  for (path, a), b, p in zip(jax.tree_util.tree_leaves_with_path(zeroed),
+                             jax.tree_util.tree_leaves(biased), jax.tree_util.tree_leaves(params)):
+    keys = [str(getattr(k, 'key', k)) for k in path]
+    if models.is_shape_output(path) and keys[-1] == 'bias':
+      np.testing.assert_array_equal(np.asarray(a)[:k3], 0.0)
+      np.testing.assert_array_equal(np.asarray(a)[k3:], 0.25)
+    else:
+      np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+      np.testing.assert_array_equal(np.asarray(a), np.asarray(p))
+  b = 2
+  z_o = jax.random.normal(jax.random.PRNGKey(0), (b, config.model.z_dim))
+  z_b = jax.random.normal(jax.random.PRNGKey(1), (b, config.model.z_dim))
+  gen = functools.partial(models.generate, config=config, noise=True)
+  args = (z_o, z_b, jnp.zeros((b, 2)), jax.random.PRNGKey(2))
+  v1 = np.asarray(gen(biased, *args)[1]['vertices'])
+  v0 = np.asarray(gen(zeroed, *args)[1]['vertices'])
+  np.testing.assert_allclose(v0, np.asarray(gen(params, *args)[1]['vertices']), atol=1e-6)
+  off = shape_compare.bias_offset(v1, v0)
+  assert off[0] == pytest.approx(0.0, abs=1e-6) and off[2] > 0.01
+  n = int(round(np.sqrt(v1.shape[1])))
+  d = (v1 - v0).reshape(b, n, n, 3)
+  np.testing.assert_allclose(d[..., :2], 0.0, atol=1e-6)
+  centre, edge = d[:, n // 2, n // 2, 2], d[:, n // 2, 0, 2]
+  if skip_pad == 'edge':
+    np.testing.assert_allclose(d[..., 2], d[0, 0, 0, 2], rtol=1e-5)
+    assert off[2] == pytest.approx(float(d[0, 0, 0, 2]), rel=1e-4)
+  else:
+    assert np.all(edge < 0.9 * centre)

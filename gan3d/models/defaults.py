@@ -61,6 +61,11 @@ MODEL_KEYS = {
                     "paper); 'separate': they come from a tower of their own (blocks up to "
                     "shape_max_res, the same styles), so training the texture cannot move "
                     "the shape",
+    'skip_pad': "padding of the FIR upsampling in G's skip path (StyleGAN2 'skip' "
+                "architecture): 'zero' (StyleGAN2, the paper) lets a constant toRGB output "
+                "(a bias) fall off in the pixels nearest the image border, about a tenth "
+                "of the shape image's radius in G_o's shape channels; 'edge' repeats the "
+                "border pixels, so a bias moves the whole shape image alike",
     'texture_offset': "constant added to G_o's texture channels (the albedo, in [-1, 1] "
                       "units): where the untrained texture's mean sits (0.0 = the plain "
                       "network output, the paper); the toRGB biases can still learn it away",
@@ -100,6 +105,7 @@ def model_config(variant: str = 'paper') -> ml_collections.ConfigDict:
   c.shape_max_res = 0
   c.shape_symmetry = False
   c.shape_branch = 'shared'
+  c.skip_pad = 'zero'
   c.texture_offset = 0.0
   c.progressive = False
   c.progressive_start_res = 16

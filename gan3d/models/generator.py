@@ -45,6 +45,7 @@ class StyleGenerator(nn.Module):
   coarse_channels: int = 0
   coarse_max_res: int = 0
   coarse_separate: bool = False
+  skip_pad: str = 'zero'          # model.skip_pad (SynthesisNetwork)
   # model.learned_base_mult (G_o only): a learned shape base ``[base_size,
   # base_size, base_channels]`` (base_size: model.learned_base_res), zero at
   # the start, read as ``base_mult *`` the parameter (`learned_base`). 0
@@ -61,7 +62,8 @@ class StyleGenerator(nn.Module):
                                       conv_impl=self.conv_impl,
                                       coarse_channels=self.coarse_channels,
                                       coarse_max_res=self.coarse_max_res,
-                                      coarse_separate=self.coarse_separate)
+                                      coarse_separate=self.coarse_separate,
+                                      skip_pad=self.skip_pad)
     if self.base_channels:
       self.shape_base = layers.param(self, 'shape_base', 'constant', 0.0,
                                      (self.base_size, self.base_size, self.base_channels))
@@ -104,6 +106,9 @@ def _check_config(config: Any) -> None:
     if smr > 2 * int(config.resolution):
       raise ValueError(f'config.model.shape_max_res must be 0 (off) or a power of two in '
                        f'[4, 2 * resolution = {2 * int(config.resolution)}], got {smr}')
+  pad = str(m.get('skip_pad', 'zero'))
+  if pad not in layers.UPSAMPLE_PADS:
+    raise ValueError(f'config.model.skip_pad must be one of {layers.UPSAMPLE_PADS}, got {pad!r}')
   branch = str(m.get('shape_branch', 'shared'))
   if branch not in SHAPE_BRANCHES:
     raise ValueError(f'config.model.shape_branch must be one of {SHAPE_BRANCHES}, got {branch!r}')
@@ -138,7 +143,8 @@ def make_generator(config: Any, which: str) -> StyleGenerator:
       out_channels=out, channel_base=int(m.channel_base), channel_max=int(m.channel_max),
       conv_impl=layers.resolve_conv_impl(str(m.get('conv_impl', 'auto'))),
       coarse_channels=coarse_channels, coarse_max_res=coarse_max_res,
-      coarse_separate=separate, base_channels=base_channels,
+      coarse_separate=separate, skip_pad=str(m.get('skip_pad', 'zero')),
+      base_channels=base_channels,
       base_size=learned_base_res(config) if base_channels else 0,
       base_mult=base_mult if base_channels else 0.0)
 

@@ -85,18 +85,26 @@ def _fir_2d_separable(x: jax.Array, gain: float, pad: tuple[int, int],
   return _fir_1d(_fir_1d(x, 1, taps, pad, stride), 2, taps, pad, stride)
 
 
-def _upsample_1d(x: jax.Array, axis: int) -> jax.Array:
+UPSAMPLE_PADS = ('zero', 'edge')
+
+
+def _upsample_1d(x: jax.Array, axis: int, pad: str = 'zero') -> jax.Array:
   """Zero insertion + [1,3,3,1] filter (gain 2) along ``axis``, polyphase form.
 
   Output ``y[2m] = (k0 x[m-1] + k2 x[m]) * 2 / sum(k)`` and
-  ``y[2m+1] = (k1 x[m] + k3 x[m+1]) * 2 / sum(k)`` with zeros outside.
+  ``y[2m+1] = (k1 x[m] + k3 x[m+1]) * 2 / sum(k)`` with ``x[-1] = x[n] = 0``
+  (``pad='zero'``, StyleGAN2) or ``x[-1] = x[0]``, ``x[n] = x[n-1]``
+  (``pad='edge'``: since ``k0 + k2 = k1 + k3``, a constant then stays
+  constant up to the border).
   """
+  if pad not in UPSAMPLE_PADS:
+    raise ValueError(f'upsampling pad must be one of {UPSAMPLE_PADS}, got {pad!r}')
   k = np.asarray(FIR_KERNEL, np.float64)
   k = k / k.sum() * 2.0
   n = x.shape[axis]
   widths = [(0, 0)] * x.ndim
   widths[axis] = (1, 1)
-  xp = jnp.pad(x, widths)
+  xp = jnp.pad(x, widths, mode='edge' if pad == 'edge' else 'constant')
   prev = jax.lax.slice_in_dim(xp, 0, n, axis=axis)
   cur = jax.lax.slice_in_dim(xp, 1, n + 1, axis=axis)
   nxt = jax.lax.slice_in_dim(xp, 2, n + 2, axis=axis)
@@ -108,15 +116,17 @@ def _upsample_1d(x: jax.Array, axis: int) -> jax.Array:
   return y.reshape(shape)
 
 
-def upsample2d(x: jax.Array) -> jax.Array:
+def upsample2d(x: jax.Array, pad: str = 'zero') -> jax.Array:
   """2x upsampling with the FIR filter: ``[B, H, W, C] -> [B, 2H, 2W, C]``.
 
-  Zero insertion followed by the [1,3,3,1] filter with gain 4 (so a constant
-  image stays constant away from the border); StyleGAN2's
-  ``upfirdn2d(up=2, pad=(2, 1))``.
+  Zero insertion followed by the [1,3,3,1] filter with gain 4; with
+  ``pad='zero'`` StyleGAN2's ``upfirdn2d(up=2, pad=(2, 1))``, so a constant
+  image stays constant away from the border and falls by a quarter in the
+  outermost pixel; ``pad='edge'`` repeats the edge pixel instead, so a
+  constant stays constant everywhere (`_upsample_1d`).
   """
   chex.assert_rank(x, 4)
-  return _upsample_1d(_upsample_1d(x, 1), 2)
+  return _upsample_1d(_upsample_1d(x, 1, pad), 2, pad)
 
 
 def downsample2d(x: jax.Array) -> jax.Array:

@@ -7,7 +7,10 @@
 * block 4:  style layer (ws[0]), toRGB (ws[1]);
 * block r >= 8: style layer with 2x up (ws[i]), style layer (ws[i+1]),
   toRGB (ws[i+2]) with ``i = 2 log2(r) - 5``; the running RGB image is
-  upsampled (FIR) and the block's toRGB added to it.
+  upsampled (FIR) and the block's toRGB added to it. ``skip_pad='zero'``
+  (StyleGAN2) pads that upsampling with zeros, so a constant toRGB output
+  (a bias) reaches the border pixels attenuated; ``'edge'`` repeats the edge
+  pixels, so it reaches every pixel whole (``model.skip_pad``).
 
 Progressive growing (ProGAN-style fade-in, written for the skip architecture):
 ``stage_res < R`` stops after the block of that resolution and scales the last
@@ -63,6 +66,7 @@ class SynthesisNetwork(nn.Module):
   coarse_channels: int = 0     # first channels limited to blocks <= coarse_max_res
   coarse_max_res: int = 0      # 0 = off
   coarse_separate: bool = False  # coarse channels from a tower of their own
+  skip_pad: str = 'zero'       # padding of the skip path's upsampling (layers.upsample2d)
 
   @property
   def num_ws(self) -> int:
@@ -101,7 +105,7 @@ class SynthesisNetwork(nn.Module):
                       mask=keep if banded else None, mask_above=0 if separate else r)
     if separate:
       while coarse.shape[1] < img.shape[1]:   # as the shared tower's coarse channels
-        coarse = layers.upsample2d(coarse)
+        coarse = layers.upsample2d(coarse, self.skip_pad)
       pad = jnp.zeros(coarse.shape[:3] + (self.out_channels - c,), coarse.dtype)
       img = img + jnp.concatenate([coarse, pad], axis=-1)
     chex.assert_shape(img, (b, top, top, self.out_channels))
@@ -148,5 +152,5 @@ class SynthesisNetwork(nn.Module):
       rgb = masked(rgb, res)
       if res == stage_res:  # fade-in of the newest block (alpha=1: no-op)
         rgb = rgb * jnp.asarray(fade_alpha, rgb.dtype)
-      img = layers.upsample2d(img) + rgb
+      img = layers.upsample2d(img, self.skip_pad) + rgb
     return img
