@@ -6,7 +6,8 @@ angle between them) of G's meshes to G's loss. Does that prior rule out
 the faces? This prints, for meshes of the generator's topology (the shape
 image's N x N grid, `topology.grid_faces`):
 
-  bend       the prior's cost (`losses.normal_consistency`, mean over meshes)
+  bend       the prior's cost (`losses.normal_consistency`, mean over meshes;
+             `shape_compare.bend_costs`)
   angle_deg  the mean angle between adjacent triangles (degrees)
 
 for
@@ -17,7 +18,7 @@ for
     blurred), each also scored as one fixed shape against the test faces
     the way `launch.evaluate` scores a generator's samples (``side``,
     ``mad``, ``mmd_cd``; ``--num_eval`` copies of its crisp canonical
-    render, `shape_compare.canonical`);
+    render, `shape_compare.fixed_shape_scores`);
   * each ``--steps`` entry of ``--workdir`` ('init' = the untrained
     generator): ``--num`` samples (noise on), the meshes the prior sees in
     training.
@@ -42,12 +43,9 @@ import numpy as np
 
 from benchmarks import shape_compare
 from gan3d import evaluate as ev
-from gan3d import losses
 from gan3d import models
 from gan3d import representation
 from gan3d.data import pipeline
-from gan3d.eval import geometry
-from gan3d.render import topology
 
 _CONFIG = config_flags.DEFINE_config_file('config', 'configs/synthetic.py', 'run config')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'run directory (checkpoints/)')
@@ -58,42 +56,13 @@ _BLURS = flags.DEFINE_list('blurs', ['0', '1', '2', '3'],
 _NUM_EVAL = flags.DEFINE_integer('num_eval', 256, 'copies of each fixed shape scored')
 
 
-def bend_costs(shape_images) -> dict:
-  """``[B, N, N, 3]`` -> the prior's mean cost and mean angle (degrees)."""
-  s = jnp.asarray(shape_images, jnp.float32)
-  n = s.shape[1]
-  v = s.reshape(s.shape[0], n * n, 3)           # row-major, as the generator's meshes
-  faces = jnp.asarray(topology.grid_faces(n), jnp.int32)
-  pairs = jnp.asarray(topology.face_adjacency(n), jnp.int32)
-  cost = losses.normal_consistency(v, faces, pairs)
-  v0, v1, v2 = (v[:, faces[:, k]] for k in range(3))
-  nrm = jnp.cross(v1 - v0, v2 - v0)
-  nrm = nrm / jnp.linalg.norm(nrm, axis=-1, keepdims=True)
-  cos = jnp.clip(jnp.sum(nrm[:, pairs[:, 0]] * nrm[:, pairs[:, 1]], -1), -1.0, 1.0)
-  return {'bend': round(float(jnp.mean(cost)), 5),
-          'angle_deg': round(float(jnp.degrees(jnp.mean(jnp.arccos(cos)))), 2)}
-
-
-def fixed_shape_scores(shape_image, test, config, ecfg, num: int) -> dict:
-  """One shape image ``[N, N, 3]`` scored like a generator of ``num`` copies."""
-  n, d = shape_image.shape[0], float(config.render.camera_distance)
-  mask, z, normals = shape_compare.canonical(
-      topology.shape_image_to_vertices(jnp.asarray(shape_image)),
-      jnp.asarray(topology.grid_faces(n), jnp.int32), n, d)
-  depth = np.where(mask, d - z, d + 100.0).astype(np.float32)
-  rep = lambda a: np.repeat(np.asarray(a, np.float32)[None], num, axis=0)
-  gen = {'depth': rep(depth), 'alpha': rep(mask), 'normals': rep(normals)}
-  m = geometry.evaluate_geometry(gen, test, jax.random.PRNGKey(int(ecfg.seed)), ecfg.geometry)
-  return {k: round(float(m[k]), 4) for k in ('side', 'mad', 'mmd_cd')}
-
-
 def main(argv):
   del argv
   config = _CONFIG.value
   num = _NUM.value
   ecfg = ev.resolve_eval_config(config, num_samples=_NUM_EVAL.value)
   gt = shape_compare.face_shape_images(config, num)
-  print('gt_faces', json.dumps(bend_costs(gt)), flush=True)
+  print('gt_faces', json.dumps(shape_compare.bend_costs(gt)), flush=True)
   test = pipeline.load_synthetic_ground_truth(config, split='test')
   mean = gt.mean(0)
   for b in _BLURS.value:
@@ -102,8 +71,8 @@ def main(argv):
     if sigma > 0:
       s[..., 2] = np.asarray(representation.gaussian_blur(
           jnp.asarray(mean[None, ..., 2:3]), sigma))[0, ..., 0]
-    out = bend_costs(s[None])
-    out.update(fixed_shape_scores(s, test, config, ecfg, _NUM_EVAL.value))
+    out = shape_compare.bend_costs(s[None])
+    out.update(shape_compare.fixed_shape_scores(s, test, config, ecfg, _NUM_EVAL.value))
     print(f'gt_mean_blur{b}', json.dumps(out), flush=True)
   if _STEPS.value:
     key = jax.random.PRNGKey(1)
@@ -113,7 +82,7 @@ def main(argv):
     for step in _STEPS.value:
       params, _ = shape_compare.generator_at(config, _WORKDIR.value, step)
       _, scene = gen(params, z_o, z_b, jnp.zeros((num, 2)), jax.random.PRNGKey(2))
-      print(step, json.dumps(bend_costs(scene['shape_image'])), flush=True)
+      print(step, json.dumps(shape_compare.bend_costs(scene['shape_image'])), flush=True)
 
 
 if __name__ == '__main__':

@@ -3,10 +3,12 @@
 `benchmarks.canonical_view` average over, and the pixelwise mean shape of
 a set, the generator of a checkpoint or its untrained start, and the
 split of SIDE's residuals that `benchmarks.side_map` prints
-(`benchmarks.mean_shape`, `benchmarks.side_map`, `benchmarks.shape_stats`);
-kept apart from
-those scripts so that tests and the scripts can import it without their
-absl flags."""
+(`benchmarks.mean_shape`, `benchmarks.side_map`, `benchmarks.shape_stats`),
+the training faces on the generator's grid (`benchmarks.face_template`),
+the offset of the shape biases (`benchmarks.shape_stats`) and the
+smoothness prior's cost (`benchmarks.prior_cost`); kept apart from those
+scripts so that tests and the scripts can import it without their absl
+flags."""
 from __future__ import annotations
 
 import jax
@@ -14,11 +16,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from gan3d import evaluate as ev
+from gan3d import losses
 from gan3d import models
 from gan3d import render
 from gan3d.data import faces
 from gan3d.data import synthetic
 from gan3d.eval import geometry
+from gan3d.render import topology
 
 
 def centre_disc(n: int) -> np.ndarray:
@@ -120,12 +124,47 @@ def bias_offset(vertices, vertices_without_biases) -> list:
   ``[B, V, 3]`` that G_o's toRGB shape biases cause: the vertices of the
   same latents, noise and viewpoint generated with and without them
   (`zero_shape_biases`). The shape channels are linear in those biases up
-  to eq 14 (off in the synthetic config), so this is the near-constant
-  offset (constant away from the image border, where the skip
-  architecture's upsampling pads) that those 3 x (number of toRGB layers)
-  parameters add to every vertex; x is 0 for a mirror-symmetric shape."""
+  to eq 14 (off in the synthetic config), so this is the offset that those
+  3K x (number of toRGB layers) parameters add: the same at every vertex
+  with ``model.skip_pad='edge'``; with StyleGAN2's zero padding the same
+  over the interior and smaller towards the image border, where the skip
+  path's upsampling pads with zeros. x is 0 for a mirror-symmetric shape."""
   d = np.asarray(vertices, np.float64) - np.asarray(vertices_without_biases, np.float64)
   return [round(float(a), 4) for a in d.reshape(-1, 3).mean(0)]
+
+
+def bend_costs(shape_images) -> dict:
+  """``[B, N, N, 3]`` shape images (meshes of the generator's topology) ->
+  the smoothness prior's mean cost (`losses.normal_consistency`, ``bend``)
+  and the mean angle between adjacent triangles (``angle_deg``, degrees);
+  `benchmarks.prior_cost`."""
+  s = jnp.asarray(shape_images, jnp.float32)
+  n = s.shape[1]
+  v = s.reshape(s.shape[0], n * n, 3)           # row-major, as the generator's meshes
+  faces = jnp.asarray(topology.grid_faces(n), jnp.int32)
+  pairs = jnp.asarray(topology.face_adjacency(n), jnp.int32)
+  cost = losses.normal_consistency(v, faces, pairs)
+  v0, v1, v2 = (v[:, faces[:, k]] for k in range(3))
+  nrm = jnp.cross(v1 - v0, v2 - v0)
+  nrm = nrm / jnp.linalg.norm(nrm, axis=-1, keepdims=True)
+  cos = jnp.clip(jnp.sum(nrm[:, pairs[:, 0]] * nrm[:, pairs[:, 1]], -1), -1.0, 1.0)
+  return {'bend': round(float(jnp.mean(cost)), 5),
+          'angle_deg': round(float(jnp.degrees(jnp.mean(jnp.arccos(cos)))), 2)}
+
+
+def fixed_shape_scores(shape_image, test, config, ecfg, num: int) -> dict:
+  """One shape image ``[N, N, 3]`` scored like a generator of ``num`` copies
+  of its crisp canonical render (`canonical`) against the ground truth
+  ``test`` (`geometry.evaluate_geometry`): SIDE, MAD and Chamfer MMD."""
+  n, d = shape_image.shape[0], float(config.render.camera_distance)
+  mask, z, normals = canonical(
+      topology.shape_image_to_vertices(jnp.asarray(shape_image)),
+      jnp.asarray(topology.grid_faces(n), jnp.int32), n, d)
+  depth = np.where(mask, d - z, d + 100.0).astype(np.float32)
+  rep = lambda a: np.repeat(np.asarray(a, np.float32)[None], num, axis=0)
+  gen = {'depth': rep(depth), 'alpha': rep(mask), 'normals': rep(normals)}
+  m = geometry.evaluate_geometry(gen, test, jax.random.PRNGKey(int(ecfg.seed)), ecfg.geometry)
+  return {k: round(float(m[k]), 4) for k in ('side', 'mad', 'mmd_cd')}
 
 
 def border_rings(mask: np.ndarray, max_ring: int) -> np.ndarray:

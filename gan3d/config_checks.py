@@ -11,8 +11,8 @@ from typing import Any, Optional
 
 import ml_collections
 
-from gan3d.representation import SHAPE_BRANCHES, SHAPE_PARAMS, load_template
 from gan3d.models.layers import UPSAMPLE_PADS
+from gan3d.representation import SHAPE_BRANCHES, SHAPE_PARAMS, load_template
 DATA_RESUME = ('skip', 'reseed')
 DATA_NAMES = ('synthetic', 'ffhq', 'folder')
 

@@ -63,9 +63,9 @@ MODEL_KEYS = {
                     "the shape",
     'skip_pad': "padding of the FIR upsampling in G's skip path (StyleGAN2 'skip' "
                 "architecture): 'zero' (StyleGAN2, the paper) lets a constant toRGB output "
-                "(a bias) fall off in the pixels nearest the image border, about a tenth "
-                "of the shape image's radius in G_o's shape channels; 'edge' repeats the "
-                "border pixels, so a bias moves the whole shape image alike",
+                "(a bias) fall off towards the image border (in G_o's 32 x 32 shape image: "
+                "over the outer six vertices of a half row, most in the last two); 'edge' "
+                "repeats the border pixels, so a bias moves the whole shape image alike",
     'texture_offset': "constant added to G_o's texture channels (the albedo, in [-1, 1] "
                       "units): where the untrained texture's mean sits (0.0 = the plain "
                       "network output, the paper); the toRGB biases can still learn it away",
