@@ -135,21 +135,18 @@ def bias_offset(vertices, vertices_without_biases) -> list:
 
 def bend_costs(shape_images) -> dict:
   """``[B, N, N, 3]`` shape images (meshes of the generator's topology) ->
-  the smoothness prior's mean cost (`losses.normal_consistency`, ``bend``)
-  and the mean angle between adjacent triangles (``angle_deg``, degrees);
-  `benchmarks.prior_cost`."""
+  the smoothness prior's mean cost (``bend``: `losses.normal_consistency`,
+  the mean of ``1 - cos`` over adjacent triangles) and the mean angle
+  between adjacent triangles (``angle_deg``, degrees), both from
+  `losses.adjacent_normal_cosines`; `benchmarks.prior_cost`."""
   s = jnp.asarray(shape_images, jnp.float32)
   n = s.shape[1]
   v = s.reshape(s.shape[0], n * n, 3)           # row-major, as the generator's meshes
-  faces = jnp.asarray(topology.grid_faces(n), jnp.int32)
-  pairs = jnp.asarray(topology.face_adjacency(n), jnp.int32)
-  cost = losses.normal_consistency(v, faces, pairs)
-  v0, v1, v2 = (v[:, faces[:, k]] for k in range(3))
-  nrm = jnp.cross(v1 - v0, v2 - v0)
-  nrm = nrm / jnp.linalg.norm(nrm, axis=-1, keepdims=True)
-  cos = jnp.clip(jnp.sum(nrm[:, pairs[:, 0]] * nrm[:, pairs[:, 1]], -1), -1.0, 1.0)
-  return {'bend': round(float(jnp.mean(cost)), 5),
-          'angle_deg': round(float(jnp.degrees(jnp.mean(jnp.arccos(cos)))), 2)}
+  cos = losses.adjacent_normal_cosines(v, jnp.asarray(topology.grid_faces(n), jnp.int32),
+                                       jnp.asarray(topology.face_adjacency(n), jnp.int32))
+  angle = jnp.degrees(jnp.arccos(jnp.clip(cos, -1.0, 1.0)))
+  return {'bend': round(float(jnp.mean(1.0 - cos)), 5),
+          'angle_deg': round(float(jnp.mean(angle)), 2)}
 
 
 def fixed_shape_scores(shape_image, test, config, ecfg, num: int) -> dict:
@@ -161,8 +158,7 @@ def fixed_shape_scores(shape_image, test, config, ecfg, num: int) -> dict:
       topology.shape_image_to_vertices(jnp.asarray(shape_image)),
       jnp.asarray(topology.grid_faces(n), jnp.int32), n, d)
   depth = np.where(mask, d - z, d + 100.0).astype(np.float32)
-  rep = lambda a: np.repeat(np.asarray(a, np.float32)[None], num, axis=0)
-  gen = {'depth': rep(depth), 'alpha': rep(mask), 'normals': rep(normals)}
+  gen = repeated(depth, mask, normals.astype(np.float32), num)
   m = geometry.evaluate_geometry(gen, test, jax.random.PRNGKey(int(ecfg.seed)), ecfg.geometry)
   return {k: round(float(m[k]), 4) for k in ('side', 'mad', 'mmd_cd')}
 

@@ -115,12 +115,12 @@ def main(argv):
     v = np.asarray(scene['vertices'])
     _, bare = gen(shape_compare.zero_shape_biases(params, c), z_o, z_b, view,
                   jax.random.PRNGKey(2))
+    bare_v = np.asarray(bare['vertices'])
     stats = shape_stats(disc_vertices(v))
-    stats['bias_offset'] = shape_compare.bias_offset(
-        disc_vertices(v), disc_vertices(np.asarray(bare['vertices'])))
+    stats['bias_offset'] = shape_compare.bias_offset(disc_vertices(v), disc_vertices(bare_v))
     print(s, json.dumps(stats))
     n = int(round(np.sqrt(v.shape[1])))
-    dv = v - np.asarray(bare['vertices'])
+    dv = v - bare_v
     for r in _ROWS.value:
       x, z = shape_compare.row_profile(v.reshape(len(v), n, n, 3), int(r))
       _, dz = shape_compare.row_profile(dv.reshape(len(v), n, n, 3), int(r))

@@ -100,6 +100,27 @@ def path_length_penalty(images_fn: Callable[[PyTree], jax.Array], ws: PyTree,
   return penalty, new_mean, lengths
 
 
+def unit_face_normals(vertices: jax.Array, faces: jax.Array) -> jax.Array:
+  """``vertices [B, V, 3]``, ``faces [F, 3]`` -> unit face normals
+  ``[B, F, 3]`` (by the winding); zero-area faces get normal 0 with finite
+  gradients (`safe_math.safe_normalize`)."""
+  chex.assert_rank(vertices, 3)
+  chex.assert_rank(faces, 2)
+  v0, v1, v2 = (vertices[:, faces[:, k]] for k in range(3))
+  return safe_math.safe_normalize(jnp.cross(v1 - v0, v2 - v0))
+
+
+def adjacent_normal_cosines(vertices: jax.Array, faces: jax.Array,
+                            pairs: jax.Array) -> jax.Array:
+  """``n_a . n_b`` of the unit normals (`unit_face_normals`) of each pair of
+  adjacent triangles: ``vertices [B, V, 3]``, ``faces [F, 3]``, ``pairs
+  [E, 2]`` (`topology.face_adjacency`) -> ``[B, E]``; 0 where a face has
+  zero area."""
+  chex.assert_rank(pairs, 2)
+  n = unit_face_normals(vertices, faces)
+  return jnp.sum(n[:, pairs[:, 0]] * n[:, pairs[:, 1]], -1)
+
+
 def mesh_lean(vertices: jax.Array, faces: jax.Array) -> jax.Array:
   """Lean of each mesh: the mean over its faces of the unit face normal's y
   (object frame, +y up), with the normals turned to the +z side (the front
@@ -110,10 +131,7 @@ def mesh_lean(vertices: jax.Array, faces: jax.Array) -> jax.Array:
   by ``z += t y`` leans by about ``-t / sqrt(1 + t^2)`` (down for t > 0).
   Zero-area faces count as normal 0 (`safe_math.safe_normalize`).
   """
-  chex.assert_rank(vertices, 3)
-  chex.assert_rank(faces, 2)
-  v0, v1, v2 = (vertices[:, faces[:, k]] for k in range(3))
-  n = safe_math.safe_normalize(jnp.cross(v1 - v0, v2 - v0))
+  n = unit_face_normals(vertices, faces)
   front = jnp.where(jnp.sum(n[..., 2], -1) < 0, -1.0, 1.0)
   return front * jnp.mean(n[..., 1], -1)
 
@@ -140,12 +158,7 @@ def normal_consistency(vertices: jax.Array, faces: jax.Array,
   ``[B]``. Zero-area faces have normal 0 and so count 1 against any
   neighbour (`safe_math.safe_normalize`: finite value and gradient).
   """
-  chex.assert_rank(vertices, 3)
-  chex.assert_rank([faces, pairs], 2)
-  v0, v1, v2 = (vertices[:, faces[:, k]] for k in range(3))
-  n = safe_math.safe_normalize(jnp.cross(v1 - v0, v2 - v0))     # [B, F, 3]
-  cos = jnp.sum(n[:, pairs[:, 0]] * n[:, pairs[:, 1]], -1)       # [B, E]
-  return jnp.mean(1.0 - cos, -1)
+  return jnp.mean(1.0 - adjacent_normal_cosines(vertices, faces, pairs), -1)
 
 
 @functools.lru_cache(maxsize=None)
