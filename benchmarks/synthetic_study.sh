@@ -43,6 +43,9 @@
 #                      weights with the texture;
 #   initS              model.shape_init_scale S (e.g. init0.1): the untrained
 #                      offsets from the base surface shrink by S;
+#   sblrB              train.shape_bias_lr_mult B: the shape channels'
+#                      toRGB biases (which move the whole shape image at
+#                      once) learn B times as fast (0: they stay 0);
 #   freezeS            train.shape_freeze_steps S: the shape stays at its
 #                      start for G's first S steps;
 #   meanface           the ground-truth mean face as the base surface
@@ -171,6 +174,7 @@ run_one() {
       sepshape) args+=(--config.model.shape_branch=separate) ;;
       edgepad) args+=(--config.model.skip_pad=edge) ;;
       freeze*) args+=(--config.train.shape_freeze_steps=${part#freeze}) ;;
+      sblr*) args+=(--config.train.shape_bias_lr_mult=${part#sblr}) ;;
       meanface)
         # The data's own mean face as the base surface: a probe of the
         # training objective, not a result (benchmarks/face_template.py).

@@ -106,6 +106,10 @@ def train_config() -> ml_collections.ConfigDict:
   # G steps during which those shape weights do not move (0 = none): the
   # texture and background learn on the initial shape first.
   t.shape_freeze_steps = 0
+  # Extra multiplier of the learning rate of those toRGB weights' biases
+  # (the shape channels' 3K biases per layer, which move the whole shape
+  # image at once; 1.0 = the paper, 0 = they stay at 0).
+  t.shape_bias_lr_mult = 1.0
   # Weight of the lean penalty on G (gan3d.losses.lean_penalty; 0 = off,
   # the paper): the batch's mean surface normal should face the front.
   t.lean_weight = 0.0

@@ -188,6 +188,8 @@ def validate(config: ml_collections.ConfigDict,
     _int(config, t + 'shape_freeze_steps', minimum=0)
   for k in ('g_lr', 'd_lr', 'adam_eps', 'shape_lr_mult'):
     _float(config, t + k, 0.0, strict_min=True)
+  if 'shape_bias_lr_mult' in config.train:
+    _float(config, t + 'shape_bias_lr_mult', 0.0)
   _float(config, t + 'adam_b1', 0.0, 1.0)
   _float(config, t + 'adam_b2', 0.0, 1.0)
   _float(config, t + 'r1_gamma', 0.0)

@@ -65,6 +65,9 @@ def make_optimizers(config: ml_collections.ConfigDict
   With ``config.train.shape_freeze_steps = S > 0`` those updates are 0 for
   G's first S steps (the shape stays at its start while the texture
   learns).
+  With ``config.train.shape_bias_lr_mult = b != 1`` the biases among those
+  weights (12 numbers per toRGB layer, which move the whole shape image at
+  once) get ``b`` times the shape's learning rate (0 = they stay 0).
   """
   t = config.train
 
@@ -74,17 +77,21 @@ def make_optimizers(config: ml_collections.ConfigDict
   g_tx = adam(t.g_lr)
   mult = float(t.get('shape_lr_mult', 1.0))
   freeze = int(t.get('shape_freeze_steps', 0))
-  if mult != 1.0 or freeze:
+  bias_mult = float(t.get('shape_bias_lr_mult', 1.0))
+  if mult != 1.0 or freeze or bias_mult != 1.0:
     g_tx = optax.chain(g_tx, scale_shape_updates(
-        mult, 3 * int(config.model.shape_pyramid_levels), freeze))
+        mult, 3 * int(config.model.shape_pyramid_levels), freeze,
+        None if bias_mult == 1.0 else bias_mult))
   return g_tx, adam(t.d_lr)
 
 
 def scale_shape_updates(mult: float, shape_channels: int,
-                        freeze_steps: int = 0) -> optax.GradientTransformation:
+                        freeze_steps: int = 0,
+                        bias_mult: float | None = None) -> optax.GradientTransformation:
   """Multiplies the updates of the first ``shape_channels`` output channels
   of G_o's toRGB layers by ``mult`` (other leaves and channels unchanged),
-  and by 0 during the first ``freeze_steps`` updates.
+  and by 0 during the first ``freeze_steps`` updates; those of the toRGB
+  biases by ``mult * bias_mult`` if ``bias_mult`` is given.
 
   After Adam (whose step size ignores the gradient's scale), this is the
   learning rate ``mult * g_lr`` for those weights. With ``freeze_steps = 0``
@@ -98,11 +105,13 @@ def scale_shape_updates(mult: float, shape_channels: int,
   freeze_steps = int(freeze_steps)
   if freeze_steps < 0:
     raise ValueError(f'config.train.shape_freeze_steps must be >= 0, got {freeze_steps}')
+  if bias_mult is not None and not float(bias_mult) >= 0:
+    raise ValueError(f'config.train.shape_bias_lr_mult must be >= 0, got {bias_mult}')
 
   if freeze_steps == 0:
     def update(updates, state, params=None):
       del params
-      return models.scale_shape_outputs(updates, mult, shape_channels), state
+      return models.scale_shape_outputs(updates, mult, shape_channels, bias_mult), state
     return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
 
   def init_counted(params):
@@ -112,7 +121,7 @@ def scale_shape_updates(mult: float, shape_channels: int,
   def update_counted(updates, state, params=None):
     del params
     m_shape = jnp.where(state.count < freeze_steps, 0.0, mult)
-    updates = models.scale_shape_outputs(updates, m_shape, shape_channels)
+    updates = models.scale_shape_outputs(updates, m_shape, shape_channels, bias_mult)
     return updates, optax.ScaleByScheduleState(count=state.count + 1)
 
   return optax.GradientTransformation(init_counted, update_counted)

@@ -106,6 +106,7 @@ def _set(c, key, value):
     ('model.learned_base_res', 12, 1, r'config\.model\.learned_base_res=12'),
     ('model.texture_offset', 1.5, 1, r'config\.model\.texture_offset=1\.5'),
     ('train.shape_freeze_steps', -1, 1, r'config\.train\.shape_freeze_steps=-1'),
+    ('train.shape_bias_lr_mult', -0.5, 1, r'config\.train\.shape_bias_lr_mult=-0\.5'),
     ('train.lean_weight', -1.0, 1, r'config\.train\.lean_weight=-1\.0'),
     ('train.smooth_weight', -2.0, 1, r'config\.train\.smooth_weight=-2\.0'),
     ('train.crease_weight', -3.0, 1, r'config\.train\.crease_weight=-3\.0'),

@@ -134,3 +134,35 @@ def test_shape_freeze_steps_hold_the_shape_then_release_it():
 def test_shape_freeze_steps_rejects_negative():
   with pytest.raises(ValueError, match='shape_freeze_steps'):
     state_lib.scale_shape_updates(1.0, 12, -1)
+
+
+@pytest.mark.parametrize('bias_mult', [0.0, 0.1])
+def test_shape_bias_lr_mult_scales_only_the_shape_biases(bias_mult):
+  """train.shape_bias_lr_mult = b: the toRGB biases' shape entries get
+  b x shape_lr_mult x Adam's update; their kernels get shape_lr_mult x it,
+  the texture channels and every other leaf plain Adam's."""
+  c = _tiny()
+  params = jax.eval_shape(lambda k: models.init_generators(k, c), jax.random.PRNGKey(0))
+  params = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), params)
+  base = _one_update(c, params)
+  scaled = _one_update(_tiny(shape_lr_mult=0.5, shape_bias_lr_mult=bias_mult), params)
+  k = 3 * int(c.model.shape_pyramid_levels)
+  biases = kernels = 0
+  for (path, u0), (_, u1) in zip(jax.tree_util.tree_flatten_with_path(base)[0],
+                                 jax.tree_util.tree_flatten_with_path(scaled)[0]):
+    name = jax.tree_util.keystr(path)
+    u0, u1 = np.asarray(u0), np.asarray(u1)
+    if models.is_shape_output(path):
+      is_bias = name.endswith("['bias']")
+      biases, kernels = biases + is_bias, kernels + (not is_bias)
+      want = 0.5 * bias_mult if is_bias else 0.5
+      np.testing.assert_allclose(u1[..., :k], want * u0[..., :k], rtol=1e-5, err_msg=name)
+      np.testing.assert_allclose(u1[..., k:], u0[..., k:], rtol=1e-6, err_msg=name)
+    else:
+      np.testing.assert_allclose(u1, u0, rtol=1e-6, err_msg=name)
+  assert biases == kernels > 0
+
+
+def test_shape_bias_lr_mult_rejects_negative():
+  with pytest.raises(ValueError, match='shape_bias_lr_mult'):
+    state_lib.scale_shape_updates(1.0, 12, 0, -0.5)

@@ -208,14 +208,20 @@ def is_shape_output(path) -> bool:
   return bool(layer) and layer[0].endswith('_torgb')
 
 
-def scale_shape_outputs(tree: dict, mult, shape_channels: int) -> dict:
+def scale_shape_outputs(tree: dict, mult, shape_channels: int,
+                        bias_mult=None) -> dict:
   """Multiplies the first ``shape_channels`` entries of the last axis of
   every `is_shape_output` leaf of ``tree`` (parameters or their updates)
-  by ``mult`` (a float or a traced scalar); other leaves are unchanged."""
+  by ``mult`` (a float or a traced scalar); other leaves are unchanged.
+  With ``bias_mult`` given, the toRGB biases' shape entries are multiplied
+  by ``mult * bias_mult`` instead (`config.train.shape_bias_lr_mult`)."""
   def one(path, leaf):
     if not is_shape_output(path):
       return leaf
-    m = jnp.where(jnp.arange(leaf.shape[-1]) < shape_channels, mult, 1.0)
+    m_leaf = mult
+    if bias_mult is not None and str(getattr(path[-1], 'key', path[-1])) == 'bias':
+      m_leaf = mult * bias_mult
+    m = jnp.where(jnp.arange(leaf.shape[-1]) < shape_channels, m_leaf, 1.0)
     return leaf * m.astype(leaf.dtype)
 
   return jax.tree_util.tree_map_with_path(one, tree)
