@@ -112,7 +112,7 @@ def zero_shape_biases(params: dict, config) -> dict:
   k3 = 3 * int(config.model.shape_pyramid_levels)
 
   def one(path, leaf):
-    if not (models.is_shape_output(path) and str(getattr(path[-1], 'key', path[-1])) == 'bias'):
+    if not models.is_shape_bias(path):
       return leaf
     return jnp.where(jnp.arange(leaf.shape[-1]) < k3, 0.0, leaf).astype(leaf.dtype)
 

@@ -66,8 +66,8 @@ def make_optimizers(config: ml_collections.ConfigDict
   G's first S steps (the shape stays at its start while the texture
   learns).
   With ``config.train.shape_bias_lr_mult = b != 1`` the biases among those
-  weights (12 numbers per toRGB layer, which move the whole shape image at
-  once) get ``b`` times the shape's learning rate (0 = they stay 0).
+  weights (3K numbers per toRGB layer, `models.is_shape_bias`, which move
+  the whole shape image at once) get ``b`` times the shape's learning rate (0 = they stay 0).
   """
   t = config.train
 

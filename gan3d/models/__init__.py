@@ -5,8 +5,8 @@ from gan3d.models.defaults import MODEL_KEYS, model_config, render_config
 from gan3d.models.discriminator import (Discriminator, discriminate, init_discriminator,
                                         make_discriminator, minibatch_stddev)
 from gan3d.models.generator import (StyleGenerator, build_scene, generate, generate_from_ws,
-                                    init_generators, init_w_avg, is_shape_output, make_generator,
-                                    map_latents, mix_styles, num_ws, render_scene,
+                                    init_generators, init_w_avg, is_shape_bias, is_shape_output,
+                                    make_generator, map_latents, mix_styles, num_ws, render_scene,
                                     scale_shape_init, scale_shape_outputs, synthesize,
                                     truncate)
 
@@ -14,6 +14,7 @@ __all__ = [
     'MODEL_KEYS', 'model_config', 'render_config', 'Discriminator', 'discriminate',
     'init_discriminator', 'make_discriminator', 'minibatch_stddev', 'StyleGenerator',
     'build_scene', 'generate', 'generate_from_ws', 'init_generators', 'init_w_avg',
-    'is_shape_output', 'make_generator', 'map_latents', 'mix_styles', 'num_ws', 'render_scene',
+    'is_shape_bias', 'is_shape_output', 'make_generator', 'map_latents', 'mix_styles', 'num_ws',
+    'render_scene',
     'scale_shape_init', 'scale_shape_outputs', 'synthesize', 'truncate',
 ]

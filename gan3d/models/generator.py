@@ -208,6 +208,12 @@ def is_shape_output(path) -> bool:
   return bool(layer) and layer[0].endswith('_torgb')
 
 
+def is_shape_bias(path) -> bool:
+  """True for the bias leaves among `is_shape_output`'s (G_o's toRGB
+  biases; their first 3K entries move the whole shape image at once)."""
+  return is_shape_output(path) and str(getattr(path[-1], 'key', path[-1])) == 'bias'
+
+
 def scale_shape_outputs(tree: dict, mult, shape_channels: int,
                         bias_mult=None) -> dict:
   """Multiplies the first ``shape_channels`` entries of the last axis of
@@ -218,9 +224,7 @@ def scale_shape_outputs(tree: dict, mult, shape_channels: int,
   def one(path, leaf):
     if not is_shape_output(path):
       return leaf
-    m_leaf = mult
-    if bias_mult is not None and str(getattr(path[-1], 'key', path[-1])) == 'bias':
-      m_leaf = mult * bias_mult
+    m_leaf = mult if bias_mult is None or not is_shape_bias(path) else mult * bias_mult
     m = jnp.where(jnp.arange(leaf.shape[-1]) < shape_channels, m_leaf, 1.0)
     return leaf * m.astype(leaf.dtype)
 
