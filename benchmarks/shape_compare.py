@@ -108,15 +108,10 @@ def face_shape_images(config, num: int) -> np.ndarray:
 
 def zero_shape_biases(params: dict, config) -> dict:
   """``params`` with the biases of G_o's toRGB shape channels (the first 3K
-  outputs, `models.is_shape_output`) set to 0, the kernels unchanged."""
-  k3 = 3 * int(config.model.shape_pyramid_levels)
-
-  def one(path, leaf):
-    if not models.is_shape_bias(path):
-      return leaf
-    return jnp.where(jnp.arange(leaf.shape[-1]) < k3, 0.0, leaf).astype(leaf.dtype)
-
-  return jax.tree_util.tree_map_with_path(one, params)
+  outputs, `models.is_shape_bias`) set to 0, the kernels unchanged
+  (`models.scale_shape_outputs` with ``bias_mult`` 0)."""
+  return models.scale_shape_outputs(params, 1.0, 3 * int(config.model.shape_pyramid_levels),
+                                    bias_mult=0.0)
 
 
 def bias_offset(vertices, vertices_without_biases) -> list:

@@ -67,7 +67,8 @@ def make_optimizers(config: ml_collections.ConfigDict
   learns).
   With ``config.train.shape_bias_lr_mult = b != 1`` the biases among those
   weights (3K numbers per toRGB layer, `models.is_shape_bias`, which move
-  the whole shape image at once) get ``b`` times the shape's learning rate (0 = they stay 0).
+  the whole shape image at once) get ``b`` times the shape's learning rate
+  (0 = they stay 0).
   """
   t = config.train
 
@@ -80,18 +81,17 @@ def make_optimizers(config: ml_collections.ConfigDict
   bias_mult = float(t.get('shape_bias_lr_mult', 1.0))
   if mult != 1.0 or freeze or bias_mult != 1.0:
     g_tx = optax.chain(g_tx, scale_shape_updates(
-        mult, 3 * int(config.model.shape_pyramid_levels), freeze,
-        None if bias_mult == 1.0 else bias_mult))
+        mult, 3 * int(config.model.shape_pyramid_levels), freeze, bias_mult))
   return g_tx, adam(t.d_lr)
 
 
 def scale_shape_updates(mult: float, shape_channels: int,
                         freeze_steps: int = 0,
-                        bias_mult: float | None = None) -> optax.GradientTransformation:
+                        bias_mult: float = 1.0) -> optax.GradientTransformation:
   """Multiplies the updates of the first ``shape_channels`` output channels
   of G_o's toRGB layers by ``mult`` (other leaves and channels unchanged),
   and by 0 during the first ``freeze_steps`` updates; those of the toRGB
-  biases by ``mult * bias_mult`` if ``bias_mult`` is given.
+  biases by ``mult * bias_mult``.
 
   After Adam (whose step size ignores the gradient's scale), this is the
   learning rate ``mult * g_lr`` for those weights. With ``freeze_steps = 0``
@@ -105,7 +105,7 @@ def scale_shape_updates(mult: float, shape_channels: int,
   freeze_steps = int(freeze_steps)
   if freeze_steps < 0:
     raise ValueError(f'config.train.shape_freeze_steps must be >= 0, got {freeze_steps}')
-  if bias_mult is not None and not float(bias_mult) >= 0:
+  if not float(bias_mult) >= 0:
     raise ValueError(f'config.train.shape_bias_lr_mult must be >= 0, got {bias_mult}')
 
   if freeze_steps == 0:

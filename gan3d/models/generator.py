@@ -215,16 +215,16 @@ def is_shape_bias(path) -> bool:
 
 
 def scale_shape_outputs(tree: dict, mult, shape_channels: int,
-                        bias_mult=None) -> dict:
+                        bias_mult=1.0) -> dict:
   """Multiplies the first ``shape_channels`` entries of the last axis of
   every `is_shape_output` leaf of ``tree`` (parameters or their updates)
-  by ``mult`` (a float or a traced scalar); other leaves are unchanged.
-  With ``bias_mult`` given, the toRGB biases' shape entries are multiplied
-  by ``mult * bias_mult`` instead (`config.train.shape_bias_lr_mult`)."""
+  by ``mult`` (a float or a traced scalar), those of the toRGB biases
+  (`is_shape_bias`) by ``mult * bias_mult``
+  (`config.train.shape_bias_lr_mult`); other leaves are unchanged."""
   def one(path, leaf):
     if not is_shape_output(path):
       return leaf
-    m_leaf = mult if bias_mult is None or not is_shape_bias(path) else mult * bias_mult
+    m_leaf = mult * bias_mult if is_shape_bias(path) else mult
     m = jnp.where(jnp.arange(leaf.shape[-1]) < shape_channels, m_leaf, 1.0)
     return leaf * m.astype(leaf.dtype)
 
