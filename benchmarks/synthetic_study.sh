@@ -77,6 +77,9 @@
 #                      (e.g. texoff-0.17; 0 = the network's own output);
 #   leanW              train.lean_weight W: penalise the batch's mean lean
 #                      (gan3d.losses.lean_penalty; e.g. lean10);
+#   fleanW             the same with train.lean_measure front: the lean of
+#                      the surface seen from the front (gan3d.losses.
+#                      front_lean; e.g. flean100);
 #   ncW                train.smooth_weight W: the smoothness prior on G's
 #                      meshes (gan3d.losses.normal_consistency; e.g. nc100;
 #                      without ncW a run has W = 0, the paper);
@@ -201,6 +204,7 @@ run_one() {
       spp*) args+=(--config.render.soft_pairs_per_pixel=${part#spp}) ;;
       leak*) args+=(--config.light.leak=${part#leak}) ;;
       lean*) args+=(--config.train.lean_weight=${part#lean}) ;;
+      flean*) args+=(--config.train.lean_weight=${part#flean} --config.train.lean_measure=front) ;;
       r1*) r1=${part#r1} ;;
       glr*) args+=(--config.train.g_lr=${part#glr}) ;;
       dlr*) args+=(--config.train.d_lr=${part#dlr}) ;;

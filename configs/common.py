@@ -113,6 +113,10 @@ def train_config() -> ml_collections.ConfigDict:
   # Weight of the lean penalty on G (gan3d.losses.lean_penalty; 0 = off,
   # the paper): the batch's mean surface normal should face the front.
   t.lean_weight = 0.0
+  # Which lean that penalty (and the logged `lean`) measures: 'mesh' (every
+  # triangle alike, gan3d.losses.mesh_lean) or 'front' (triangles weighted
+  # by their area seen from the front, gan3d.losses.front_lean).
+  t.lean_measure = 'mesh'
   # Weight of the smoothness prior on G's meshes (gan3d.losses.
   # normal_consistency, the batch mean; 0 = off, the paper): penalises the
   # creases that draw texture edges with the shape.

@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 import ml_collections
 
+from gan3d.losses import LEAN_MEASURES
 from gan3d.models.layers import UPSAMPLE_PADS
 from gan3d.representation import SHAPE_BRANCHES, SHAPE_PARAMS, load_template
 DATA_RESUME = ('skip', 'reseed')
@@ -197,6 +198,10 @@ def validate(config: ml_collections.ConfigDict,
   _float(config, t + 'pl_weight', 0.0)
   if 'lean_weight' in config.train:
     _float(config, t + 'lean_weight', 0.0)
+  if 'lean_measure' in config.train:
+    if config.train.lean_measure not in LEAN_MEASURES:
+      _fail(t + 'lean_measure', config.train.lean_measure,
+            f'must be one of {LEAN_MEASURES}')
   if 'smooth_weight' in config.train:
     _float(config, t + 'smooth_weight', 0.0)
   if 'crease_weight' in config.train:

@@ -10,7 +10,8 @@
    viewpoints; on every ``pl_interval``-th step (if ``pl_weight > 0``) the
    path-length penalty w.r.t. the styles with weight ``pl_weight *
    pl_interval``; with ``lean_weight > 0`` the lean penalty
-   (`losses.lean_penalty`, the square of the logged ``lean``) too, and with
+   (`losses.lean_penalty`, the square of the logged ``lean``, by
+   ``lean_measure``) too, and with
    ``smooth_weight > 0`` the smoothness prior (`losses.normal_consistency`,
    the logged ``bend``), with ``crease_weight > 0`` the crease prior
    (`losses.crease_penalty`, the logged ``crease``).
@@ -232,8 +233,10 @@ def train_step(state: state_lib.TrainState, batch: dict,
   # ---- G step (eq 5, G side) against the updated D + lazy path length.
   z_o, z_b, v, g_light = _sample_inputs(keys, 'g', b, config, constrain)
 
-  # train.lean_weight: the lean penalty (`losses.lean_penalty`), off by default.
+  # train.lean_weight: the lean penalty (`losses.lean_penalty`), off by default;
+  # train.lean_measure: which lean it and the logged ``lean`` use.
   lean_weight = float(t.get('lean_weight', 0.0))
+  lean_measure = str(t.get('lean_measure', 'mesh'))
   # train.smooth_weight: the smoothness prior (`losses.normal_consistency`).
   smooth_weight = float(t.get('smooth_weight', 0.0))
   # train.crease_weight: the crease prior (`losses.crease_penalty`).
@@ -246,7 +249,8 @@ def train_step(state: state_lib.TrainState, batch: dict,
     # Renderer health: triangles clipped by the pixel window and soft-layer
     # pairs beyond the pair list's capacity (both should stay 0).
     health = {k: jnp.max(scene[k]) for k in ('overflow', 'soft_overflow')}
-    health['lean'] = jnp.mean(losses.mesh_lean(scene['vertices'], scene['faces']))
+    health['lean'] = jnp.mean(losses.lean_of(lean_measure, scene['vertices'],
+                                             scene['faces']))
     n = scene['shape_image'].shape[1]
     health['bend'] = jnp.mean(losses.normal_consistency(
         scene['vertices'], scene['faces'],

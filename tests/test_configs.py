@@ -108,6 +108,7 @@ def _set(c, key, value):
     ('train.shape_freeze_steps', -1, 1, r'config\.train\.shape_freeze_steps=-1'),
     ('train.shape_bias_lr_mult', -0.5, 1, r'config\.train\.shape_bias_lr_mult=-0\.5'),
     ('train.lean_weight', -1.0, 1, r'config\.train\.lean_weight=-1\.0'),
+    ('train.lean_measure', 'centre', 1, r"config\.train\.lean_measure='centre'"),
     ('train.smooth_weight', -2.0, 1, r'config\.train\.smooth_weight=-2\.0'),
     ('train.crease_weight', -3.0, 1, r'config\.train\.crease_weight=-3\.0'),
     ('render.supersample', 0, 1, r'config\.render\.supersample=0'),

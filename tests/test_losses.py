@@ -157,6 +157,117 @@ def test_lean_penalty_finite_gradients_at_degenerate_faces():
   assert np.isfinite(float(val)) and bool(jnp.all(jnp.isfinite(g)))
 
 
+def _front_lean_reference(v, f):
+  """`losses.front_lean` of one mesh, straight from its definition: a loop
+  over the triangles, each front-facing one weighted by its area projected
+  on the xy plane (the shoelace formula), the mean of its unit normal's y."""
+  v = np.asarray(v, np.float64)
+  normals = [np.cross(v[b] - v[a], v[c] - v[a]) for a, b, c in f]
+  sign = -1.0 if sum(nn[2] / max(np.linalg.norm(nn), 1e-300) for nn in normals) < 0 else 1.0
+  num = den = 0.0
+  for (a, b, c), nn in zip(f, normals):
+    (xa, ya), (xb, yb), (xc, yc) = v[a, :2], v[b, :2], v[c, :2]
+    projected = 0.5 * ((xb - xa) * (yc - ya) - (xc - xa) * (yb - ya)) * sign
+    norm = np.linalg.norm(nn)
+    if projected <= 0 or norm == 0:
+      continue
+    num += projected * sign * nn[1] / norm
+    den += projected
+  return num / den if den > 0 else 0.0
+
+
+def _bumpy_sheet(n, key, xy_jitter):
+  """A random bumpy height field on the n x n disc grid, its x, y moved too."""
+  from gan3d.render import topology  # pylint: disable=g-import-not-at-top
+  d = np.asarray(topology.grid_disc(n, 0.8), np.float64)
+  rng = np.random.default_rng(key)
+  d[..., 2] = 0.4 * (1 - (d[..., 0] ** 2 + d[..., 1] ** 2)) + 0.05 * rng.normal(size=(n, n))
+  d[..., :2] += xy_jitter * rng.normal(size=(n, n, 2))
+  return d.reshape(-1, 3), np.asarray(topology.grid_faces(n))
+
+
+@pytest.mark.parametrize('seed,xy_jitter', [(0, 0.0), (1, 0.01), (2, 0.03)])
+def test_front_lean_matches_the_reference_loop(seed, xy_jitter):
+  with jax.enable_x64(True):
+    v, f = _bumpy_sheet(9, seed, xy_jitter)
+    got = float(losses.front_lean(jnp.asarray(v[None]), jnp.asarray(f))[0])
+    assert got == pytest.approx(_front_lean_reference(v, f), abs=1e-12)
+    flipped = float(losses.front_lean(jnp.asarray(v[None]), jnp.asarray(f[:, ::-1]))[0])
+    assert flipped == pytest.approx(got, abs=1e-12)
+
+
+@pytest.mark.parametrize('shear', [0.0, 0.3, -0.5])
+def test_front_lean_of_sheared_surfaces(shear):
+  """A flat disc sheared by z += t y leans by -t / sqrt(1 + t^2); a cap,
+  symmetric in y, not at all. On a height field over the grid (every
+  triangle's projected area the same) it equals `mesh_lean`."""
+  from gan3d.render import topology  # pylint: disable=g-import-not-at-top
+  with jax.enable_x64(True):
+    v, f = _cap(shear=shear)
+    assert float(losses.front_lean(v, f)[0]) == pytest.approx(   # grid in float32
+        float(losses.mesh_lean(v, f)[0]), abs=1e-6)
+    disc = np.asarray(topology.grid_disc(12, 0.8), np.float64)
+    disc[..., 2] = shear * disc[..., 1]
+    flat = float(losses.front_lean(jnp.asarray(disc.reshape(1, -1, 3)), f)[0])
+    assert flat == pytest.approx(-shear / np.sqrt(1 + shear ** 2), abs=1e-9)
+    if shear == 0.0:
+      assert abs(float(losses.front_lean(v, f)[0])) < 1e-9
+
+
+def test_front_lean_ignores_what_the_front_cannot_see():
+  """A level square with a flap folded back behind it (turned away from the
+  camera): `mesh_lean` counts the flap, `front_lean` does not; a rim
+  squeezed edge-on (tiny projected area) counts for almost nothing."""
+  with jax.enable_x64(True):
+    v = jnp.asarray([[[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0],
+                      [0, 0.5, -1.0]]], jnp.float64)
+    front = [[0, 1, 2], [0, 2, 3]]
+    flap = [[3, 2, 4]]                      # its normal points to -z and up
+    f = jnp.asarray(front + flap)
+    assert abs(float(losses.front_lean(v, f)[0])) < 1e-12
+    assert abs(float(losses.mesh_lean(v, f)[0])) > 0.1
+    # The flap brought in front, almost edge-on (its normal nearly -y):
+    # mesh_lean counts a third of it, front_lean a projected area of 0.005
+    # against the square's 1.
+    v2 = v.at[0, 4].set(jnp.asarray([0.0, 1.01, 1.0]))
+    f2 = jnp.asarray(front + [[3, 2, 4]])
+    assert abs(float(losses.front_lean(v2, f2)[0])) < 0.01
+    assert abs(float(losses.mesh_lean(v2, f2)[0])) > 0.3
+
+
+def test_front_lean_gradients_and_degenerate_meshes():
+  """Finite value and gradient for a collapsed mesh (all faces of zero
+  area: lean 0) and a mesh turned wholly away; float64 gradients match
+  finite differences on a bumpy sheet with moved x, y."""
+  from jax import test_util  # pylint: disable=g-import-not-at-top
+  v, f = _cap(n=8)
+  f32 = v.astype(jnp.float32)
+  for bad in (jnp.zeros_like(f32), f32.at[0, :20].set(0.0)):
+    val, g = jax.value_and_grad(lambda x: losses.lean_penalty(x, f, 'front'))(bad)
+    assert np.isfinite(float(val)) and bool(jnp.all(jnp.isfinite(g)))
+  assert float(losses.front_lean(jnp.zeros_like(f32), f)[0]) == 0.0
+  with jax.enable_x64(True):
+    sheet, faces = _bumpy_sheet(6, 3, 0.02)
+    test_util.check_grads(lambda x: losses.front_lean(x, jnp.asarray(faces)),
+                          (jnp.asarray(sheet[None]),), order=1, modes=('rev',),
+                          atol=1e-6, rtol=1e-6)
+
+
+def test_lean_penalty_measures():
+  """``measure`` picks the lean; an unknown one names itself."""
+  with jax.enable_x64(True):
+    (v1, f), (v2, _) = _cap(shear=0.4), _cap(shear=-0.1)
+    v = jnp.concatenate([v1, v2])
+    v = v.at[:, :, 0].multiply(1.0 + 0.3 * v[:, :, 1] ** 2)    # x moved: not a plain height field
+    for m, fn in (('mesh', losses.mesh_lean), ('front', losses.front_lean)):
+      want = float(jnp.mean(fn(v, f))) ** 2
+      assert float(losses.lean_penalty(v, f, m)) == pytest.approx(want, rel=1e-12)
+    assert float(losses.lean_penalty(v, f, 'front')) != pytest.approx(
+        float(losses.lean_penalty(v, f, 'mesh')), rel=1e-3)
+    with pytest.raises(ValueError, match="lean measure 'centre'"):
+      losses.lean_penalty(v, f, 'centre')
+
+
 @pytest.mark.parametrize('n', [2, 5, 12])
 def test_face_adjacency_pairs_each_shared_edge_once(n):
   """Brute force over all face pairs: two faces are listed iff they share

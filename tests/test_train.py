@@ -236,17 +236,18 @@ def test_progressive_schedule_and_reals():
   assert [s.res for _, s in train_step_lib.progressive_stages(c)] == [64]
 
 
-def _two_steps_with_weight(knob, weight, metric):
+def _two_steps_with_weight(knob, weight, metric, **extra):
   """One config with ``train.<knob>=weight``: from the same state, batch and
   keys, runs two compiled steps and returns (``metric`` and ``g_loss``
   logged by the first step, ``metric`` logged by the second). A step's
   metrics are measured before its update, so the second step's ``metric``
   shows the first update's effect. The other priors on G are off, whatever
-  the config's defaults, so that the knob's effect is measured alone."""
+  the config's defaults, so that the knob's effect is measured alone;
+  ``extra`` sets further ``train`` keys."""
   mesh = distributed.make_mesh()
   c = _config(**{'lean_weight': 0.0, 'smooth_weight': 0.0, 'crease_weight': 0.0,
                  knob: weight,
-                 'r1_interval': 0})
+                 'r1_interval': 0, **extra})
   step_fn = train.compiled_step(c, mesh, train_step_lib.stage_at(c, 0))
   state = distributed.replicate(_init_state(c), mesh)
   batch = distributed.global_batch(next(fakes.make_train_iterator(c)), mesh)
@@ -256,15 +257,27 @@ def _two_steps_with_weight(knob, weight, metric):
   return float(m[metric]), float(m['g_loss']), float(m2[metric])
 
 
-def test_lean_weight_turns_the_generated_surfaces_to_the_front():
+@pytest.mark.parametrize('measure', ['mesh', 'front'])
+def test_lean_weight_turns_the_generated_surfaces_to_the_front(measure):
   """train.lean_weight > 0 adds the lean penalty to G's loss: one step with
   a large weight leaves the batch's logged lean (measured before the
   update) and adversarial loss unchanged and moves the surfaces' mean lean
-  nearer 0 than the step without it."""
-  leans = {w: _two_steps_with_weight('lean_weight', w, 'lean') for w in (0.0, 1e4)}
+  nearer 0 than the step without it, for either train.lean_measure."""
+  leans = {w: _two_steps_with_weight('lean_weight', w, 'lean', lean_measure=measure)
+           for w in (0.0, 1e4)}
   assert leans[0.0][:2] == pytest.approx(leans[1e4][:2], rel=1e-5)
   assert abs(leans[0.0][0]) > 1e-3
   assert abs(leans[1e4][2]) < abs(leans[0.0][2])
+
+
+def test_lean_measure_picks_the_logged_lean():
+  """The logged ``lean`` is `losses.front_lean` with lean_measure 'front'
+  and `mesh_lean` with 'mesh': on the untrained generator, whose vertices
+  move in x and y too, the two differ."""
+  mesh_lean, _, _ = _two_steps_with_weight('lean_weight', 0.0, 'lean', lean_measure='mesh')
+  front_lean, _, _ = _two_steps_with_weight('lean_weight', 0.0, 'lean', lean_measure='front')
+  assert np.isfinite(front_lean)
+  assert front_lean != pytest.approx(mesh_lean, rel=1e-3, abs=1e-6)
 
 
 def test_smooth_weight_unbends_the_generated_surfaces():
