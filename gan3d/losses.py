@@ -100,14 +100,21 @@ def path_length_penalty(images_fn: Callable[[PyTree], jax.Array], ws: PyTree,
   return penalty, new_mean, lengths
 
 
+def face_cross_products(vertices: jax.Array, faces: jax.Array) -> jax.Array:
+  """``vertices [B, V, 3]``, ``faces [F, 3]`` -> ``(v1 - v0) x (v2 - v0)``
+  of each face, ``[B, F, 3]``: the normal by the winding, of length twice
+  the face's area."""
+  chex.assert_rank(vertices, 3)
+  chex.assert_rank(faces, 2)
+  v0, v1, v2 = (vertices[:, faces[:, k]] for k in range(3))
+  return jnp.cross(v1 - v0, v2 - v0)
+
+
 def unit_face_normals(vertices: jax.Array, faces: jax.Array) -> jax.Array:
   """``vertices [B, V, 3]``, ``faces [F, 3]`` -> unit face normals
   ``[B, F, 3]`` (by the winding); zero-area faces get normal 0 with finite
   gradients (`safe_math.safe_normalize`)."""
-  chex.assert_rank(vertices, 3)
-  chex.assert_rank(faces, 2)
-  v0, v1, v2 = (vertices[:, faces[:, k]] for k in range(3))
-  return safe_math.safe_normalize(jnp.cross(v1 - v0, v2 - v0))
+  return safe_math.safe_normalize(face_cross_products(vertices, faces))
 
 
 def adjacent_normal_cosines(vertices: jax.Array, faces: jax.Array,
@@ -141,19 +148,17 @@ def front_lean(vertices: jax.Array, faces: jax.Array) -> jax.Array:
   face normal's y (object frame, +y up) over the faces turned to the front
   (+z, the centre of the viewpoint prior), each weighted by its area
   projected on the image plane, ``max(c_z, 0)`` with ``c`` the face's
-  area vector. So it is about the mean normal's y over the pixels of a
-  frontal render (orthographic, without occlusion), and unlike `mesh_lean`
-  a rim or skirt seen edge-on hardly counts.
+  `face_cross_products` (twice its area vector). So it is about the mean
+  normal's y over the pixels of a frontal render (orthographic, without
+  occlusion), and unlike `mesh_lean` a rim or skirt seen edge-on hardly
+  counts.
 
   ``vertices [B, V, 3]``, ``faces [F, 3]`` -> ``[B]``. 0 for a surface
   symmetric under y -> -y; the orientation flip is `mesh_lean`'s (the
   winding is turned so that the normals face +z on the whole). Finite with
-  finite gradients when every face is degenerate or turned away (then 0).
+  finite gradients when every face is degenerate (then 0).
   """
-  chex.assert_rank(vertices, 3)
-  chex.assert_rank(faces, 2)
-  v0, v1, v2 = (vertices[:, faces[:, k]] for k in range(3))
-  c = jnp.cross(v1 - v0, v2 - v0)                                 # [B, F, 3]
+  c = face_cross_products(vertices, faces)                        # [B, F, 3]
   n = safe_math.safe_normalize(c)
   front = jnp.where(jnp.sum(n[..., 2], -1) < 0, -1.0, 1.0)        # [B]
   w = jnp.maximum(front[:, None] * c[..., 2], 0.0)                 # [B, F]
@@ -181,8 +186,9 @@ def lean_penalty(vertices: jax.Array, faces: jax.Array,
   surfaces face the front on average (not each one), ``[]``. The generator
   loss adds it times ``train.lean_weight`` (docs/synthetic_study.md "The lit
   generator turns its surface away from the light": with shading, the
-  shapes lean away from the light; "The failing seeds lean": without it,
-  the front of some seeds' faces turns down by a few degrees)."""
+  shapes lean away from the light; "The failing seeds lean down": without
+  it, the front of the unlit generator's faces turns down by up to a few
+  degrees)."""
   return jnp.square(jnp.mean(lean_of(measure, vertices, faces)))
 
 
