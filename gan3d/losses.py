@@ -128,6 +128,13 @@ def adjacent_normal_cosines(vertices: jax.Array, faces: jax.Array,
   return jnp.sum(n[:, pairs[:, 0]] * n[:, pairs[:, 1]], -1)
 
 
+def _front_sign(unit_normals: jax.Array) -> jax.Array:
+  """``[B, F, 3]`` unit face normals -> ``[B]`` +1 or -1: the sign that
+  turns each mesh's normals to the +z side (the front) as a whole, the
+  orientation `mesh_lean` and `front_lean` share."""
+  return jnp.where(jnp.sum(unit_normals[..., 2], -1) < 0, -1.0, 1.0)
+
+
 def mesh_lean(vertices: jax.Array, faces: jax.Array) -> jax.Array:
   """Lean of each mesh: the mean over its faces of the unit face normal's y
   (object frame, +y up), with the normals turned to the +z side (the front
@@ -139,8 +146,7 @@ def mesh_lean(vertices: jax.Array, faces: jax.Array) -> jax.Array:
   Zero-area faces count as normal 0 (`safe_math.safe_normalize`).
   """
   n = unit_face_normals(vertices, faces)
-  front = jnp.where(jnp.sum(n[..., 2], -1) < 0, -1.0, 1.0)
-  return front * jnp.mean(n[..., 1], -1)
+  return _front_sign(n) * jnp.mean(n[..., 1], -1)
 
 
 def front_lean(vertices: jax.Array, faces: jax.Array) -> jax.Array:
@@ -154,13 +160,13 @@ def front_lean(vertices: jax.Array, faces: jax.Array) -> jax.Array:
   counts.
 
   ``vertices [B, V, 3]``, ``faces [F, 3]`` -> ``[B]``. 0 for a surface
-  symmetric under y -> -y; the orientation flip is `mesh_lean`'s (the
-  winding is turned so that the normals face +z on the whole). Finite with
+  symmetric under y -> -y; the orientation flip is `mesh_lean`'s
+  (`_front_sign`: the normals face +z on the whole). Finite with
   finite gradients when every face is degenerate (then 0).
   """
   c = face_cross_products(vertices, faces)                        # [B, F, 3]
   n = safe_math.safe_normalize(c)
-  front = jnp.where(jnp.sum(n[..., 2], -1) < 0, -1.0, 1.0)        # [B]
+  front = _front_sign(n)                                           # [B]
   w = jnp.maximum(front[:, None] * c[..., 2], 0.0)                 # [B, F]
   total = jnp.sum(w, -1)
   mean_y = jnp.sum(w * front[:, None] * n[..., 1], -1) / jnp.maximum(total, 1e-12)
